@@ -1,0 +1,222 @@
+package ndis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Binding is an open binding between a protocol and an adapter: the handle
+// of NdisOpenAdapterEx. Its methods may be called from any goroutine.
+type Binding struct {
+	adapter   *Adapter
+	protoName string
+	protocol  Protocol // set once BindAdapter has returned
+
+	filter   atomic.Pointer[bindingFilter] // this binding's packet filter and multicast list
+	closed   atomic.Bool
+	inflight atomic.Int64 // NBLs sent and not yet completed
+	active   atomic.Int64 // protocol callbacks in progress
+	drained  chan struct{}
+	closeMu  sync.Mutex // serialises Close
+}
+
+// Protocol returns the binding's protocol name.
+func (b *Binding) Protocol() string { return b.protoName }
+
+// Adapter returns the adapter the binding is open on.
+func (b *Binding) Adapter() *Adapter { return b.adapter }
+
+// PacketFilter returns the binding's current packet filter.
+func (b *Binding) PacketFilter() uint32 { return b.filter.Load().packetFilter }
+
+// MulticastList returns the binding's current multicast list.
+func (b *Binding) MulticastList() []MacAddress {
+	return append([]MacAddress(nil), b.filter.Load().multicast...)
+}
+
+func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver) (*Binding, error) {
+	b := &Binding{adapter: a, protoName: p.Name, drained: make(chan struct{}, 1)}
+	b.filter.Store(&bindingFilter{})
+	// R12: a bind waits for a reset in progress to end.
+	for {
+		a.mu.Lock()
+		switch {
+		case a.exiting || a.reset.halting.Load():
+			a.mu.Unlock()
+			return nil, fmt.Errorf("%w: %q", ErrAdapterHalted, a.name)
+		case a.state == AdapterShutdown || a.state == AdapterHalted || a.state == AdapterInitializing:
+			st := a.state
+			a.mu.Unlock()
+			return nil, fmt.Errorf("%w: cannot bind to adapter %q in state %s", ErrInvalidState, a.name, st)
+		}
+		if !a.resetActiveLocked() {
+			a.bindings = append(a.bindings, b)
+			a.mu.Unlock()
+			break
+		}
+		done := a.rs.done
+		a.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	proto, err := p.BindAdapter(b)
+	if err == nil && proto == nil {
+		err = fmt.Errorf("%w: BindAdapter returned no Protocol", StatusFailure)
+	}
+	if err != nil {
+		b.closed.Store(true)
+		a.mu.Lock()
+		a.removeBindingLocked(b)
+		a.mu.Unlock()
+		return nil, fmt.Errorf("ndis: protocol %q failed to bind to %q: %w", p.Name, a.name, err)
+	}
+	b.protocol = proto
+	a.mu.Lock()
+	if b.closed.Load() || a.exiting {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrAdapterHalted, a.name)
+	}
+	a.publishBindingsLocked()
+	a.mu.Unlock()
+	return b, nil
+}
+
+// publishBindingsLocked makes the open bindings with a protocol visible to
+// the datapath.
+func (a *Adapter) publishBindingsLocked() {
+	bs := make([]*Binding, 0, len(a.bindings))
+	for _, b := range a.bindings {
+		if b.protocol != nil && !b.closed.Load() {
+			bs = append(bs, b)
+		}
+	}
+	a.rx.bindings.Store(&bs)
+}
+
+func (a *Adapter) removeBindingLocked(b *Binding) {
+	for i, x := range a.bindings {
+		if x == b {
+			a.bindings = append(a.bindings[:i:i], a.bindings[i+1:]...)
+			break
+		}
+	}
+	a.publishBindingsLocked()
+}
+
+// enter marks a protocol callback in progress, unless the binding is
+// closed; leave ends it.
+func (b *Binding) enter() bool {
+	b.active.Add(1)
+	if b.closed.Load() {
+		b.leave()
+		return false
+	}
+	return true
+}
+
+func (b *Binding) leave() {
+	if b.active.Add(-1) == 0 && b.closed.Load() {
+		b.signalDrained()
+	}
+}
+
+func (b *Binding) signalDrained() {
+	select {
+	case b.drained <- struct{}{}:
+	default:
+	}
+}
+
+// Close is NdisCloseAdapterEx. Sends after Close complete at once with
+// StatusClosing and its queued OIDs fail with StatusClosing. Close waits,
+// within ctx, for the binding's sends to be completed and for protocol
+// callbacks in progress to return; after it returns the protocol gets no
+// more receive or status indications. NBLs the protocol still holds may
+// still be returned. Close twice is fine.
+func (b *Binding) Close(ctx context.Context) error {
+	b.closeMu.Lock()
+	defer b.closeMu.Unlock()
+	a := b.adapter
+	if !b.closed.Swap(true) {
+		a.mu.Lock()
+		a.removeBindingLocked(b)
+		a.failBindingOIDsLocked(b, StatusClosing)
+		a.mu.Unlock()
+	}
+	for b.inflight.Load() != 0 || b.active.Load() != 0 {
+		select {
+		case <-b.drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// unbind runs ProtocolUnbindAdapterEx, if the protocol has one, then
+// closes the binding. The adapter is paused, so no send is in flight.
+func (b *Binding) unbind() {
+	if u, ok := b.protocol.(Unbinder); ok && !b.closed.Load() {
+		u.UnbindAdapter()
+	}
+	b.closeNow()
+}
+
+// closeNow closes the binding without waiting for anything.
+func (b *Binding) closeNow() {
+	if b.closed.Swap(true) {
+		return
+	}
+	a := b.adapter
+	a.mu.Lock()
+	a.removeBindingLocked(b)
+	a.failBindingOIDsLocked(b, StatusClosing)
+	a.mu.Unlock()
+}
+
+// bindingFilter is one binding's receive filter: its packet filter and
+// multicast list. It is immutable; a new one replaces it.
+type bindingFilter struct {
+	packetFilter uint32
+	multicast    []MacAddress
+}
+
+// accepts reports whether a received NBL passes the filter: promiscuous
+// takes everything; a unicast frame needs DIRECTED and, when the adapter has
+// an address, that address; broadcast needs BROADCAST; multicast needs
+// ALL_MULTICAST, or MULTICAST and the address in the list.
+func (f *bindingFilter) accepts(x *NetBufferList, mac *MacAddress) bool {
+	pf := f.packetFilter
+	if pf == 0 {
+		return false
+	}
+	if pf&PacketTypePromiscuous != 0 {
+		return true
+	}
+	if len(x.Frames) == 0 || len(x.Frames[0]) < 6 {
+		return false
+	}
+	dst := MacAddress(x.Frames[0][:6])
+	if dst[0]&1 == 0 {
+		return pf&PacketTypeDirected != 0 && (mac == nil || dst == *mac)
+	}
+	if dst == BroadcastAddress {
+		return pf&PacketTypeBroadcast != 0
+	}
+	if pf&PacketTypeAllMulticast != 0 {
+		return true
+	}
+	if pf&PacketTypeMulticast != 0 {
+		for _, m := range f.multicast {
+			if m == dst {
+				return true
+			}
+		}
+	}
+	return false
+}

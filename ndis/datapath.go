@@ -1,0 +1,396 @@
+package ndis
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// The datapath gate: one atomic word per adapter that every send batch
+// reads once, on its way in.
+//
+//	bits  0–23  senders inside the gate (between the check and the
+//	            return of MiniportSendNetBufferLists)
+//	bits 24–55  NBLs in flight: handed to the miniport, not yet completed
+//	bit  56     sends closed: the adapter is not Running
+//	bit  57     reset: a reset is starting or running
+//	bit  58     receives closed: the adapter is neither Running nor Pausing
+//
+// A sender adds itself and its NBLs in one atomic add; if a closed bit is
+// set it backs out and completes the batch inline. The work goroutine closes
+// the gate with an atomic or, then waits for the sender count (a reset, a
+// pause) or the in-flight count (a pause, a halt) to reach zero: whoever
+// brings a count to zero while the gate is closed kicks it.
+const (
+	gateSenderOne     = 1
+	gateSenderMask    = 1<<24 - 1
+	gateInflightShift = 24
+	gateInflightMask  = (1<<32 - 1) << gateInflightShift
+	gateSendClosed    = 1 << 56
+	gateReset         = 1 << 57
+	gateRecvClosed    = 1 << 58
+	gateClosedMask    = 0xFF << 56
+)
+
+// rxState is what the receive path reads without locks.
+type rxState struct {
+	bindings atomic.Pointer[[]*Binding] // copy-on-write, open bindings only
+	mac      atomic.Pointer[MacAddress] // nil: no directed filtering
+	clones   sync.Pool                  // *NetBufferList receive clones
+}
+
+// SendNetBufferLists is NdisSendNetBufferLists: it hands the chain to the
+// miniport, or, when the adapter is not Running or is resetting, completes
+// every NBL of it at once, inline, with StatusPaused or
+// StatusResetInProgress. Every NBL comes back exactly once through the
+// protocol's SendNetBufferListsComplete. It never blocks; it may be called
+// from any goroutine, including inside the protocol's own callbacks.
+func (b *Binding) SendNetBufferLists(l *NetBufferList) {
+	if l == nil {
+		return
+	}
+	a := b.adapter
+	var n, frames, bytes uint64
+	for x := l; x != nil; x = x.Next {
+		x.owner = b
+		x.state = nblSent
+		n++
+		for _, f := range x.Frames {
+			frames++
+			bytes += uint64(len(f))
+		}
+	}
+	if b.closed.Load() {
+		b.rejectSend(l, StatusClosing)
+		return
+	}
+	b.inflight.Add(int64(n))
+	v := a.gate.Add(gateSenderOne + n<<gateInflightShift)
+	if v&(gateSendClosed|gateReset) != 0 {
+		a.gateSub(gateSenderOne + n<<gateInflightShift)
+		b.inflight.Add(-int64(n))
+		s := StatusPaused
+		if v&gateReset != 0 {
+			s = StatusResetInProgress
+		}
+		a.stats.sendRejected.Add(n)
+		b.rejectSend(l, s)
+		return
+	}
+	a.stats.sentNBLs.Add(n)
+	a.stats.sentFrames.Add(frames)
+	a.stats.sentBytes.Add(bytes)
+	a.mp.SendNetBufferLists(l)
+	a.gateSub(gateSenderOne)
+}
+
+// rejectSend completes a chain that never reached the miniport.
+func (b *Binding) rejectSend(l *NetBufferList, s Status) {
+	for x := l; x != nil; x = x.Next {
+		x.state = nblIdle
+		x.Status = s
+	}
+	b.protocol.SendNetBufferListsComplete(l)
+}
+
+// gateSub subtracts d from the gate and kicks the work goroutine when that
+// empties a count it may be waiting for.
+func (a *Adapter) gateSub(d uint64) {
+	v := a.gate.Add(-d)
+	if v&gateClosedMask == 0 {
+		return
+	}
+	if (d&gateSenderMask != 0 && v&gateSenderMask == 0) || (d&gateInflightMask != 0 && v&gateInflightMask == 0) {
+		a.kick()
+	}
+}
+
+// SendNetBufferListsComplete is NdisMSendNetBufferListsComplete: the
+// miniport hands back NBLs it was sent, in any grouping, with Status set.
+// Each goes back to the binding that sent it. An NBL the miniport does not
+// own is reported (SendDoubleComplete) and dropped from the chain.
+func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
+	if a.afterHalt("SendNetBufferListsComplete") {
+		return
+	}
+	var n, failed uint64
+	var run, tail *NetBufferList
+	var owner *Binding
+	for x := l; x != nil; {
+		next := x.Next
+		if x.state != nblSent || x.owner == nil {
+			a.violate(RuleSendDoubleComplete, "NBL %p completed but not held by the miniport", x)
+			x = next
+			continue
+		}
+		x.state = nblIdle
+		n++
+		if x.Status != StatusSuccess {
+			failed++
+		}
+		if x.owner != owner {
+			owner.completeSends(run)
+			run, owner = x, x.owner
+		} else {
+			tail.Next = x
+		}
+		tail = x
+		x.Next = nil
+		x = next
+	}
+	owner.completeSends(run)
+	if n != 0 {
+		a.stats.sendCompleted.Add(n)
+		if failed != 0 {
+			a.stats.sendFailed.Add(failed)
+		}
+		a.gateSub(n << gateInflightShift)
+	}
+}
+
+// completeSends hands a run of completed NBLs to the binding that sent them.
+func (b *Binding) completeSends(run *NetBufferList) {
+	if run == nil {
+		return
+	}
+	n := int64(run.Len())
+	b.protocol.SendNetBufferListsComplete(run)
+	if b.inflight.Add(-n) == 0 && b.closed.Load() {
+		b.signalDrained()
+	}
+}
+
+// IndicateReceiveNetBufferLists is NdisMIndicateReceiveNetBufferLists. Each
+// NBL goes to every binding whose packet filter and multicast list accept
+// it; an NBL that no binding takes, and every NBL indicated while the
+// adapter is resetting or not running, goes straight back through
+// MiniportReturnNetBufferLists (R12), inline. Unless flags has
+// ReceiveFlagResources, an NBL delivered to bindings returns to the
+// miniport once every one of them has returned it; with it, the miniport
+// owns the chain again, links intact, when this call returns.
+func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveFlags) {
+	if l == nil {
+		a.violate(RuleInvalidCall, "IndicateReceiveNetBufferLists with no NBL")
+		return
+	}
+	if a.afterHalt("IndicateReceiveNetBufferLists") {
+		return
+	}
+	var n, frames, bytes uint64
+	for x := l; x != nil; x = x.Next {
+		x.mpNext = x.Next
+		n++
+		for _, f := range x.Frames {
+			frames++
+			bytes += uint64(len(f))
+		}
+	}
+	a.stats.rxNBLs.Add(n)
+	a.stats.rxFrames.Add(frames)
+	a.stats.rxBytes.Add(bytes)
+	resources := flags&ReceiveFlagResources != 0
+
+	g := a.gate.Load()
+	bs := *a.rx.bindings.Load()
+	if g&(gateReset|gateRecvClosed) != 0 || len(bs) == 0 {
+		if g&gateReset != 0 {
+			a.stats.rxDuringReset.Add(n)
+		} else {
+			a.stats.rxDropped.Add(n)
+		}
+		if !resources {
+			a.mp.ReturnNetBufferLists(l)
+		}
+		return
+	}
+	mac := a.rx.mac.Load()
+	if mac != nil && *mac == (MacAddress{}) {
+		mac = nil
+	}
+	if resources {
+		a.indicateLent(l, flags, bs, mac)
+		return
+	}
+	if len(bs) == 1 {
+		a.indicateOne(l, flags, bs[0], mac)
+		return
+	}
+	a.indicateShared(l, flags, bs, mac)
+}
+
+// indicateOne delivers to a single binding: no reference counts, no clones.
+func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, mac *MacAddress) {
+	f := b.filter.Load()
+	var head, tail, rej, rejTail *NetBufferList
+	var dropped uint64
+	for x := l; x != nil; x = x.mpNext {
+		x.Next = nil
+		if f.accepts(x, mac) {
+			x.state, x.rxBinding, x.shared = nblIndicated, b, false
+			head, tail = link(head, tail, x)
+		} else {
+			dropped++
+			rej, rejTail = link(rej, rejTail, x)
+		}
+	}
+	if rej != nil {
+		a.stats.rxDropped.Add(dropped)
+		a.stats.rxReturned.Add(dropped)
+		a.mp.ReturnNetBufferLists(rej)
+	}
+	if head != nil {
+		b.deliver(head, flags)
+	}
+}
+
+// indicateShared delivers to several bindings: the first binding that takes
+// an NBL gets the NBL itself, every other one a clone that shares its
+// frames; the NBL goes back to the miniport when the last one returns.
+func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Binding, mac *MacAddress) {
+	var fs [8]*bindingFilter
+	var heads, tails [8]*NetBufferList
+	filters, hs, ts := fs[:0], heads[:0], tails[:0]
+	if len(bs) > len(fs) {
+		filters = make([]*bindingFilter, 0, len(bs))
+		hs, ts = make([]*NetBufferList, 0, len(bs)), make([]*NetBufferList, 0, len(bs))
+	}
+	for _, b := range bs {
+		filters = append(filters, b.filter.Load())
+		hs, ts = append(hs, nil), append(ts, nil)
+	}
+	var rej, rejTail *NetBufferList
+	var dropped uint64
+	for x := l; x != nil; x = x.mpNext {
+		x.Next = nil
+		k := int32(0)
+		for i, b := range bs {
+			if !filters[i].accepts(x, mac) {
+				continue
+			}
+			d := x
+			if k == 0 {
+				x.rxBinding = b
+			} else {
+				d = a.clone(x, b)
+			}
+			k++
+			hs[i], ts[i] = link(hs[i], ts[i], d)
+		}
+		switch k {
+		case 0:
+			dropped++
+			rej, rejTail = link(rej, rejTail, x)
+		case 1:
+			x.state, x.shared = nblIndicated, false
+		default:
+			x.state, x.shared = nblIndicated, true
+			x.refs.Store(k)
+		}
+	}
+	if rej != nil {
+		a.stats.rxDropped.Add(dropped)
+		a.stats.rxReturned.Add(dropped)
+		a.mp.ReturnNetBufferLists(rej)
+	}
+	for i, b := range bs {
+		if hs[i] != nil {
+			b.deliver(hs[i], flags)
+		}
+	}
+}
+
+// indicateLent delivers NBLs the protocols may not keep: each binding gets a
+// chain of the NBLs it accepts, in turn, and the miniport's own chain is
+// put back together afterwards.
+func (a *Adapter) indicateLent(l *NetBufferList, flags ReceiveFlags, bs []*Binding, mac *MacAddress) {
+	for _, b := range bs {
+		f := b.filter.Load()
+		var head, tail *NetBufferList
+		for x := l; x != nil; x = x.mpNext {
+			if f.accepts(x, mac) {
+				x.Next = nil
+				x.state, x.rxBinding = nblLent, b
+				head, tail = link(head, tail, x)
+			}
+		}
+		if head != nil {
+			b.deliver(head, flags)
+		}
+	}
+	for x := l; x != nil; x = x.mpNext {
+		x.Next = x.mpNext
+		x.state, x.rxBinding = nblIdle, nil
+	}
+}
+
+// link appends x to the chain head…tail.
+func link(head, tail, x *NetBufferList) (*NetBufferList, *NetBufferList) {
+	if head == nil {
+		return x, x
+	}
+	tail.Next = x
+	return head, x
+}
+
+func (a *Adapter) clone(x *NetBufferList, b *Binding) *NetBufferList {
+	c, _ := a.rx.clones.Get().(*NetBufferList)
+	if c == nil {
+		c = new(NetBufferList)
+	}
+	c.Frames, c.Status, c.parent = x.Frames, x.Status, x
+	c.state, c.rxBinding = nblIndicated, b
+	return c
+}
+
+// deliver indicates a chain to the binding's protocol, unless the binding
+// closed meanwhile; then the chain is returned as if the protocol had.
+func (b *Binding) deliver(l *NetBufferList, flags ReceiveFlags) {
+	if !b.enter() {
+		if flags&ReceiveFlagResources == 0 {
+			b.ReturnNetBufferLists(l)
+		}
+		return
+	}
+	b.protocol.ReceiveNetBufferLists(l, flags)
+	b.leave()
+}
+
+// ReturnNetBufferLists is NdisReturnNetBufferLists: the protocol hands back
+// NBLs indicated to it without ReceiveFlagResources. An NBL goes back to the
+// miniport once every binding it was indicated to has returned it. It never
+// blocks; a protocol may call it from inside its receive handler.
+func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
+	a := b.adapter
+	var head, tail *NetBufferList
+	var n uint64
+	for x := l; x != nil; {
+		next := x.Next
+		if x.state != nblIndicated || x.rxBinding != b {
+			a.violate(RuleReturnNotIndicated, "NBL %p returned by protocol %q but not indicated to it", x, b.protoName)
+			x = next
+			continue
+		}
+		x.rxBinding = nil
+		if p := x.parent; p != nil {
+			*x = NetBufferList{}
+			a.rx.clones.Put(x)
+			x = p
+		}
+		if x.shared && x.refs.Add(-1) > 0 {
+			x = next
+			continue
+		}
+		x.state, x.shared = nblIdle, false
+		x.Next = nil
+		head, tail = link(head, tail, x)
+		n++
+		x = next
+	}
+	if head == nil {
+		return
+	}
+	a.stats.rxReturned.Add(n)
+	if a.halted.Load() {
+		return // the miniport is gone; nothing to give them back to
+	}
+	a.mp.ReturnNetBufferLists(head)
+}

@@ -1,0 +1,424 @@
+package ndis
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"slices"
+	"time"
+)
+
+// OID requests go through one FIFO queue per adapter, with at most one
+// request at the miniport at a time, as NDIS serialises them. The runtime
+// answers some requests itself, as NDIS 6 does: the per-binding packet
+// filter and multicast list, the general OIDs from the miniport's
+// attributes, and OIDGenResetCounts.
+
+// oidEntry is one OID request in the queue or at the miniport.
+type oidEntry struct {
+	b      *Binding    // nil for the runtime's own restore requests
+	caller *OidRequest // the protocol's request; results are copied back
+	req    OidRequest  // what the miniport is given
+	kind   oidKind
+	filter *bindingFilter // the binding's new filter, for filter and multicast sets
+
+	done       chan struct{} // closed when complete
+	status     Status
+	dispatched bool // handed to the miniport
+	pending    bool // the miniport answered StatusPending
+	completed  bool
+	abandoned  bool // the caller gave up; the result goes nowhere
+	since      time.Time
+	ticks      int  // check-for-hang ticks seen while pending
+	overdue    bool // reported as NdisTimedOidComplete
+}
+
+type oidKind uint8
+
+const (
+	oidPlain oidKind = iota
+	oidPacketFilter
+	oidMulticast
+)
+
+// addressingCache holds the addressing OIDs last set successfully, which a
+// reset with addressingReset restores (R8).
+type addressingCache struct {
+	packetFilter    uint32
+	packetFilterSet bool
+	multicast       []MacAddress
+	multicastSet    bool
+	offload         []byte
+	wakePatterns    [][]byte
+	lookahead       []byte
+}
+
+// OIDPnpRemoveWakeUpPattern removes a pattern added with
+// OIDPnpAddWakeUpPattern.
+const OIDPnpRemoveWakeUpPattern OID = 0xFD010104
+
+// OidRequest is NdisOidRequest: it queues the request for the adapter and
+// blocks until it is complete or ctx ends (then StatusRequestAborted; a
+// request already at the miniport finishes there, and its result is
+// dropped). During a reset it fails at once with StatusResetInProgress, as
+// NDIS does; on a closed binding with StatusClosing. r's Buffer,
+// BytesWritten and BytesNeeded receive the results.
+func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
+	if r == nil {
+		return StatusInvalidParameter
+	}
+	switch r.Type {
+	case RequestQuery, RequestSet, RequestMethod:
+	default:
+		return StatusInvalidParameter
+	}
+	r.BytesWritten, r.BytesNeeded = 0, 0
+	a := b.adapter
+	a.mu.Lock()
+	switch {
+	case b.closed.Load() || a.exiting || a.reset.halting.Load():
+		a.mu.Unlock()
+		return StatusClosing
+	case a.resetBlocksOIDsLocked():
+		a.mu.Unlock()
+		return StatusResetInProgress
+	}
+	if s, ok := a.answerLocked(b, r); ok {
+		a.mu.Unlock()
+		return s
+	}
+	e, s := newOidEntry(b, r)
+	if s != StatusSuccess {
+		a.mu.Unlock()
+		return s
+	}
+	a.oidq = append(a.oidq, e)
+	a.mu.Unlock()
+	a.kick()
+
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		a.mu.Lock()
+		if !e.completed {
+			if i := slices.Index(a.oidq, e); i >= 0 {
+				a.oidq = slices.Delete(a.oidq, i, i+1)
+				e.completed = true
+			}
+			e.abandoned = true
+			a.mu.Unlock()
+			return StatusRequestAborted
+		}
+		a.mu.Unlock()
+		<-e.done
+	}
+	r.BytesWritten, r.BytesNeeded = e.req.BytesWritten, e.req.BytesNeeded
+	if r.Type != RequestSet {
+		n := min(max(e.req.BytesWritten, 0), len(r.Buffer), len(e.req.Buffer))
+		copy(r.Buffer, e.req.Buffer[:n])
+	}
+	return e.status
+}
+
+// newOidEntry checks a protocol's request and makes the runtime's copy.
+func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
+	e := &oidEntry{b: b, caller: r, done: make(chan struct{})}
+	e.req = OidRequest{Type: r.Type, OID: r.OID, Buffer: bytes.Clone(r.Buffer)}
+	if e.req.Buffer == nil {
+		e.req.Buffer = []byte{}
+	}
+	if r.Type != RequestSet {
+		return e, StatusSuccess
+	}
+	cur := b.filter.Load()
+	switch r.OID {
+	case OIDGenCurrentPacketFilter:
+		v, s := r.Ulong()
+		if s != StatusSuccess {
+			return nil, s
+		}
+		e.kind = oidPacketFilter
+		e.filter = &bindingFilter{packetFilter: v, multicast: cur.multicast}
+	case OID8023MulticastList:
+		list, s := DecodeMulticastList(r.Buffer)
+		if s != StatusSuccess {
+			if s == StatusInvalidLength {
+				r.BytesNeeded = len(r.Buffer) / 6 * 6
+			}
+			return nil, s
+		}
+		r.BytesWritten = len(r.Buffer)
+		e.kind = oidMulticast
+		e.filter = &bindingFilter{packetFilter: cur.packetFilter, multicast: dedupe(list)}
+	}
+	return e, StatusSuccess
+}
+
+func dedupe(list []MacAddress) []MacAddress {
+	out := make([]MacAddress, 0, len(list))
+	for _, m := range list {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// answerLocked answers the requests NDIS answers itself.
+func (a *Adapter) answerLocked(b *Binding, r *OidRequest) (Status, bool) {
+	g := &a.general
+	switch r.Type {
+	case RequestQuery:
+		switch r.OID {
+		case OIDGenCurrentPacketFilter:
+			return r.PutUlong(b.filter.Load().packetFilter), true
+		case OID8023MulticastList:
+			return r.PutBytes(EncodeMulticastList(b.filter.Load().multicast)), true
+		case OIDGenResetCounts:
+			return r.PutUlong(uint32(a.resetCount())), true
+		case OIDGenMaximumFrameSize:
+			return r.PutUlong(g.MtuSize), true
+		case OIDGenMaximumTotalSize:
+			return r.PutUlong(g.MtuSize + ethernetHeaderSize), true
+		case OID8023MaximumListSize:
+			return r.PutUlong(g.MaxMulticastListSize), true
+		}
+		if !a.generalSet {
+			return 0, false
+		}
+		switch r.OID {
+		case OIDGenMaximumLookahead, OIDGenCurrentLookahead:
+			return r.PutUlong(g.LookaheadSize), true
+		case OIDGenMacOptions:
+			return r.PutUlong(g.MacOptions), true
+		case OIDGenLinkSpeed:
+			return r.PutUlong(uint32(min(a.link.XmitLinkSpeed/100, 0xFFFFFFFF))), true
+		case OIDGenLinkSpeedEx:
+			var buf [16]byte
+			binary.LittleEndian.PutUint64(buf[:], a.link.XmitLinkSpeed)
+			binary.LittleEndian.PutUint64(buf[8:], a.link.RcvLinkSpeed)
+			return r.PutBytes(buf[:]), true
+		case OIDGenMediaConnectStatus:
+			state := uint32(1) // NdisMediaStateDisconnected
+			if a.link.MediaConnectState == MediaConnectStateConnected {
+				state = 0
+			}
+			return r.PutUlong(state), true
+		case OIDGenMediaConnectStatusEx:
+			return r.PutUlong(uint32(a.link.MediaConnectState)), true
+		case OIDGenLinkState:
+			return r.PutBytes(a.link.Marshal()), true
+		case OID8023CurrentAddress:
+			if g.CurrentMacAddress != (MacAddress{}) {
+				return r.PutBytes(g.CurrentMacAddress[:]), true
+			}
+		case OID8023PermanentAddress:
+			if g.PermanentMacAddress != (MacAddress{}) {
+				return r.PutBytes(g.PermanentMacAddress[:]), true
+			}
+		}
+	case RequestSet:
+		if r.OID == OIDGenCurrentPacketFilter {
+			if v, s := r.Ulong(); s == StatusSuccess && g.SupportedPacketFilters != 0 && v&^g.SupportedPacketFilters != 0 {
+				return StatusNotSupported, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// stepOID hands the next request to the miniport: the reset engine's
+// restore requests first, then the protocols' queue. It runs on the work
+// goroutine.
+func (a *Adapter) stepOID() bool {
+	a.mu.Lock()
+	if a.oidActive != nil || !a.state.servesOIDs() {
+		a.mu.Unlock()
+		return false
+	}
+	var e *oidEntry
+	switch {
+	case len(a.rs.restore) > 0:
+		e = a.rs.restore[0]
+		a.rs.restore = a.rs.restore[1:]
+	case len(a.oidq) > 0 && !a.resetBlocksOIDsLocked():
+		e = a.oidq[0]
+		a.oidq = a.oidq[1:]
+	default:
+		a.mu.Unlock()
+		return false
+	}
+	if !a.prepareLocked(e) {
+		a.mu.Unlock()
+		return true // answered without the miniport
+	}
+	e.dispatched, e.since = true, a.rt.cfg.clock.Now()
+	a.oidActive = e
+	a.mu.Unlock()
+
+	s := a.mp.OidRequest(&e.req)
+
+	a.mu.Lock()
+	switch {
+	case s == StatusPending:
+		if !e.completed {
+			e.pending = true
+		}
+		a.mu.Unlock()
+	case e.completed:
+		a.mu.Unlock()
+		a.violate(RuleOidDoubleComplete, "%s returned %s after OidRequestComplete", e.req.OID, s)
+	default:
+		a.completeOidLocked(e, s)
+		a.mu.Unlock()
+	}
+	return true
+}
+
+// prepareLocked turns a filter or multicast set into the set of the union
+// of every binding's value; when that union is what the miniport already
+// has, the request completes here. It reports whether the miniport must
+// see the request.
+func (a *Adapter) prepareLocked(e *oidEntry) bool {
+	switch e.kind {
+	case oidPacketFilter:
+		var union uint32
+		for _, b := range a.bindings {
+			if b != e.b {
+				union |= b.filter.Load().packetFilter
+			}
+		}
+		union |= e.filter.packetFilter
+		if a.cache.packetFilterSet && union == a.cache.packetFilter {
+			a.completeOidLocked(e, StatusSuccess)
+			return false
+		}
+		e.req.Buffer = Ulong(union)
+	case oidMulticast:
+		var union []MacAddress
+		for _, b := range a.bindings {
+			if b != e.b {
+				union = append(union, b.filter.Load().multicast...)
+			}
+		}
+		union = dedupe(append(union, e.filter.multicast...))
+		if len(union) > int(a.general.MaxMulticastListSize) {
+			a.completeOidLocked(e, StatusMulticastFull)
+			return false
+		}
+		if a.cache.multicastSet && slices.Equal(union, a.cache.multicast) {
+			a.completeOidLocked(e, StatusSuccess)
+			return false
+		}
+		e.req.Buffer = EncodeMulticastList(union)
+	}
+	return true
+}
+
+// OidRequestComplete is NdisMOidRequestComplete: the miniport finishes a
+// request it answered StatusPending (or is answering inline).
+func (a *Adapter) OidRequestComplete(r *OidRequest, s Status) {
+	if a.afterHalt("OidRequestComplete") {
+		return
+	}
+	a.mu.Lock()
+	e := a.oidActive
+	if e == nil || &e.req != r || e.completed {
+		a.mu.Unlock()
+		if e2 := a.orphanedOID(r); e2 {
+			return
+		}
+		a.violate(RuleOidDoubleComplete, "OidRequestComplete for a request the miniport does not hold")
+		return
+	}
+	if s == StatusPending {
+		a.mu.Unlock()
+		a.violate(RuleOidComplete, "%s completed with NDIS_STATUS_PENDING", r.OID)
+		a.mu.Lock()
+		s = StatusFailure
+	}
+	a.completeOidLocked(e, s)
+	a.mu.Unlock()
+	a.kick()
+}
+
+// orphanedOID reports whether r is a request the runtime gave up on after
+// a reset (R7) and forgets it: its late completion is accepted quietly.
+func (a *Adapter) orphanedOID(r *OidRequest) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, e := range a.rs.orphans {
+		if &e.req == r {
+			a.rs.orphans = slices.Delete(a.rs.orphans, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// completeOidLocked finishes a request: it commits what a successful set
+// changes, records the status and wakes the caller.
+func (a *Adapter) completeOidLocked(e *oidEntry, s Status) {
+	if a.oidActive == e {
+		a.oidActive = nil
+	}
+	e.completed, e.status = true, s
+	if s == StatusSuccess && e.req.Type == RequestSet {
+		a.commitLocked(e)
+	}
+	if e.done != nil {
+		close(e.done)
+	}
+}
+
+// commitLocked records the effect of a successful set.
+func (a *Adapter) commitLocked(e *oidEntry) {
+	c := &a.cache
+	switch e.req.OID {
+	case OIDGenCurrentPacketFilter:
+		if len(e.req.Buffer) >= 4 {
+			c.packetFilter, c.packetFilterSet = binary.LittleEndian.Uint32(e.req.Buffer), true
+		}
+	case OID8023MulticastList:
+		if list, s := DecodeMulticastList(e.req.Buffer); s == StatusSuccess {
+			c.multicast, c.multicastSet = list, true
+		}
+	case OIDOffloadEncapsulation:
+		c.offload = bytes.Clone(e.req.Buffer)
+	case OIDGenCurrentLookahead:
+		c.lookahead = bytes.Clone(e.req.Buffer)
+	case OIDPnpAddWakeUpPattern:
+		if e.b != nil { // a restore re-adds what is cached already
+			c.wakePatterns = append(c.wakePatterns, bytes.Clone(e.req.Buffer))
+		}
+	case OIDPnpRemoveWakeUpPattern:
+		for i, p := range c.wakePatterns {
+			if bytes.Equal(p, e.req.Buffer) {
+				c.wakePatterns = slices.Delete(c.wakePatterns, i, i+1)
+				break
+			}
+		}
+	}
+	if e.filter != nil && e.b != nil {
+		e.b.filter.Store(e.filter)
+	}
+}
+
+// failQueuedOIDsLocked completes every queued protocol request with s.
+func (a *Adapter) failQueuedOIDsLocked(s Status) {
+	for _, e := range a.oidq {
+		a.completeOidLocked(e, s)
+	}
+	a.oidq = nil
+}
+
+// failBindingOIDsLocked completes the queued requests of one binding.
+func (a *Adapter) failBindingOIDsLocked(b *Binding, s Status) {
+	a.oidq = slices.DeleteFunc(a.oidq, func(e *oidEntry) bool {
+		if e.b == b {
+			a.completeOidLocked(e, s)
+			return true
+		}
+		return false
+	})
+}

@@ -1,0 +1,512 @@
+package ndis
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// The reset engine: NdisMResetMiniport, MiniportResetEx and
+// NdisMResetComplete, with the rules R1–R14 of docs/RESET.md.
+//
+// Per adapter a reset sub-state runs beside the operational state:
+//
+//	Idle ──request (CAS)──▶ Queued ──gate closed, senders out──▶ InMiniport ──Reset() returns──▶ Restoring ──▶ Idle
+//	                                                              │  StatusPending                  ▲
+//	                                                              └────▶ Pending ──ResetComplete────┘
+//
+// Requests only ever move Idle to Queued, with one compare-and-swap; the
+// work goroutine does everything else.
+
+// ResetCause says who asked for a reset.
+type ResetCause uint8
+
+// Reset causes.
+const (
+	CauseDriver     ResetCause = iota // the miniport called ResetMiniport
+	CauseHang                         // CheckForHang returned true
+	CauseOidTimeout                   // an OID pending at the miniport for two check-for-hang ticks
+	CauseOperator                     // Runtime.ResetAdapter
+	numCauses
+)
+
+var causeNames = [...]string{"driver", "hang", "oid-timeout", "operator"}
+
+func (c ResetCause) String() string {
+	if int(c) < len(causeNames) {
+		return causeNames[c]
+	}
+	return fmt.Sprintf("ResetCause(%d)", uint8(c))
+}
+
+// ResetCauses lists every cause, in order.
+func ResetCauses() []ResetCause {
+	return []ResetCause{CauseDriver, CauseHang, CauseOidTimeout, CauseOperator}
+}
+
+type resetPhase uint32
+
+const (
+	resetIdle resetPhase = iota
+	resetQueued
+	resetInMiniport
+	resetPending
+	resetRestoring
+)
+
+// The phase word: the phase in the low byte, the queued cause above it.
+const phaseMask = 0xFF
+
+// Escalation is the policy that fails an adapter whose resets do not help
+// (R9): after MaxConsecutiveFailures failed resets in a row, or more than
+// MaxResets resets within Window, the adapter is failed and halted with
+// HaltDeviceFailed. A zero field disables its test.
+type Escalation struct {
+	MaxConsecutiveFailures int
+	MaxResets              int
+	Window                 time.Duration
+}
+
+var defaultEscalation = Escalation{MaxConsecutiveFailures: 3, MaxResets: 20, Window: time.Minute}
+
+const defaultResetTimeout = 10 * time.Second
+
+// WithResetEscalation sets the escalation policy (default: 3 consecutive
+// failures, or more than 20 resets in a minute).
+func WithResetEscalation(e Escalation) Option { return func(c *config) { c.escalation = e } }
+
+// WithResetTimeout sets how long a pending reset may take before the
+// adapter is failed (R10; default 10 s).
+func WithResetTimeout(d time.Duration) Option { return func(c *config) { c.resetTimeout = d } }
+
+// resetShared is the part of the reset state read without the adapter lock.
+type resetShared struct {
+	phase    atomic.Uint32 // resetPhase | cause<<8
+	halting  atomic.Bool   // a halt has begun: no new resets (R4)
+	counters [numCauses]causeCounters
+	total    atomic.Uint64 // resets performed, for OIDGenResetCounts
+}
+
+type causeCounters struct {
+	requested, coalesced, dropped, performed, failed atomic.Uint64
+	last, max                                        atomic.Int64
+}
+
+// resetLocked is the part of the reset state guarded by the adapter lock.
+type resetLocked struct {
+	draining    bool // gate closed, waiting for senders already past it
+	cause       ResetCause
+	started     time.Time
+	outstanding bool // Reset() was called and has not completed
+	completed   bool // the completion is recorded below
+	status      Status
+	addressing  bool
+	restoreFail Status
+	restore     []*oidEntry // restore requests not yet dispatched
+	restoring   []*oidEntry // every restore request of this reset
+	bound       []*Binding  // bindings that were told RESET_START
+	timer       Timer
+	timedOut    bool
+	done        chan struct{} // closed at RESET_END; Bind waits on it
+	failures    int           // consecutive failed resets
+	history     []time.Time   // reset start times within the escalation window
+	orphans     []*oidEntry   // OIDs given up after a reset (R7)
+}
+
+// ResetMiniport is NdisMResetMiniport: the miniport asks for a reset of its
+// adapter. It returns at once; a work item calls the miniport's Reset later
+// on the adapter's work goroutine. It never blocks and never calls the
+// miniport, so it may be called from any goroutine, inside any miniport
+// callback (Reset included), with the driver's own locks held (R1). A
+// request while one is queued is coalesced into it; one while a reset runs
+// is dropped (R3). Drivers below NDIS 6.30 may not call it (R2).
+func (a *Adapter) ResetMiniport() {
+	if a.afterHalt("ResetMiniport") {
+		return
+	}
+	if a.driver.Version.Less(Version630) {
+		a.reset.counters[CauseDriver].requested.Add(1)
+		a.reset.counters[CauseDriver].dropped.Add(1)
+		a.violate(RuleResetMiniportUnsupportedVersion, "driver %q is written for NDIS %s; NdisMResetMiniport needs 6.30", a.driver.Name, a.driver.Version)
+		return
+	}
+	a.requestReset(CauseDriver)
+}
+
+// ResetAdapter asks for a reset of the named adapter on an operator's
+// behalf: the same path as ResetMiniport, with cause "operator". It returns
+// once the request is queued (or coalesced into one queued); it fails when
+// the adapter cannot be reset.
+func (rt *Runtime) ResetAdapter(name string) error {
+	a, err := rt.lookup(name)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	capable, state := a.resetter != nil, a.state
+	a.mu.Unlock()
+	switch {
+	case a.reset.halting.Load() || state == AdapterHalted || state == AdapterShutdown:
+		return fmt.Errorf("%w: %q", ErrAdapterHalted, name)
+	case !capable && state != AdapterInitializing:
+		return fmt.Errorf("%w: adapter %q has no MiniportResetEx", ErrResetUnsupported, name)
+	}
+	a.requestReset(CauseOperator)
+	return nil
+}
+
+// requestReset moves the reset state from Idle to Queued, or counts the
+// request as coalesced or dropped (R3, R4). Lock-free.
+func (a *Adapter) requestReset(cause ResetCause) {
+	c := &a.reset.counters[cause]
+	c.requested.Add(1)
+	st := a.State()
+	if a.reset.halting.Load() || st == AdapterHalted || st == AdapterShutdown {
+		c.dropped.Add(1)
+		return
+	}
+	if a.reset.phase.CompareAndSwap(uint32(resetIdle), uint32(resetQueued)|uint32(cause)<<8) {
+		a.kick()
+		return
+	}
+	if resetPhase(a.reset.phase.Load()&phaseMask) == resetQueued {
+		c.coalesced.Add(1)
+	} else {
+		c.dropped.Add(1)
+	}
+}
+
+// resetActiveLocked reports whether a reset has closed the gate: from the
+// moment the work item starts until just before RESET_END.
+func (a *Adapter) resetActiveLocked() bool { return a.gate.Load()&gateReset != 0 }
+
+// resetBlocksOIDsLocked reports whether protocol OIDs are refused and held
+// back: while a reset is active (R5).
+func (a *Adapter) resetBlocksOIDsLocked() bool { return a.resetActiveLocked() }
+
+// dropQueuedResetLocked abandons a reset that is queued but has not told
+// anyone RESET_START: a halt has begun (R4).
+func (a *Adapter) dropQueuedResetLocked() {
+	for {
+		p := a.reset.phase.Load()
+		if resetPhase(p&phaseMask) != resetQueued {
+			return
+		}
+		if a.reset.phase.CompareAndSwap(p, uint32(resetIdle)) {
+			a.reset.counters[ResetCause(p>>8)].dropped.Add(1)
+			break
+		}
+	}
+	if a.rs.draining {
+		a.rs.draining = false
+		a.gate.And(^uint64(gateReset))
+		close(a.rs.done)
+		a.rs.done = nil
+	}
+}
+
+// stepReset advances the reset engine on the work goroutine.
+func (a *Adapter) stepReset() bool {
+	p := a.reset.phase.Load()
+	switch resetPhase(p & phaseMask) {
+	case resetIdle:
+		return false
+	case resetQueued:
+		return a.startReset(ResetCause(p >> 8))
+	case resetInMiniport, resetPending:
+		a.mu.Lock()
+		switch {
+		case a.rs.completed:
+			return a.resetCompletedLocked()
+		case a.rs.timedOut:
+			return a.resetTimedOutLocked()
+		}
+		a.mu.Unlock()
+		return false
+	case resetRestoring:
+		a.mu.Lock()
+		for _, e := range a.rs.restoring {
+			if !e.completed {
+				a.mu.Unlock()
+				return false // the restore request's completion kicks us
+			}
+		}
+		return a.endResetLocked()
+	}
+	return false
+}
+
+// startReset runs the work item (R5): close the gate, wait for senders
+// already past it, tell every binding RESET_START, call Reset().
+func (a *Adapter) startReset(cause ResetCause) bool {
+	a.mu.Lock()
+	if a.reset.halting.Load() || a.resetter == nil || !a.state.servesOIDs() {
+		a.dropQueuedResetLocked()
+		a.mu.Unlock()
+		return true
+	}
+	if !a.rs.draining {
+		a.rs.draining = true
+		a.rs.cause = cause
+		a.rs.started = a.rt.cfg.clock.Now()
+		a.rs.done = make(chan struct{})
+		a.gate.Or(gateReset)
+		a.events = append(a.events, Event{Kind: EventResetRequested, Cause: cause})
+	}
+	if a.gate.Load()&gateSenderMask != 0 {
+		a.mu.Unlock()
+		return false // the last sender out kicks us
+	}
+	a.rs.draining = false
+	a.reset.phase.Store(uint32(resetInMiniport))
+	a.rs.outstanding, a.rs.completed, a.rs.timedOut = true, false, false
+	a.rs.restoreFail = StatusSuccess
+	a.rs.bound = a.rs.bound[:0]
+	for _, b := range *a.rx.bindings.Load() {
+		a.rs.bound = append(a.rs.bound, b)
+	}
+	bound := a.rs.bound
+	a.reset.counters[cause].performed.Add(1)
+	a.reset.total.Add(1)
+	a.events = append(a.events, Event{Kind: EventResetStart, Cause: cause})
+	a.mu.Unlock()
+	a.flushEvents()
+
+	told := bound[:0]
+	for _, b := range bound {
+		if b.enter() {
+			b.protocol.Status(StatusResetStart, nil)
+			b.leave()
+			told = append(told, b)
+		}
+	}
+
+	addressing, s := a.resetter.Reset()
+
+	a.mu.Lock()
+	a.rs.bound = told
+	if s == StatusPending {
+		if !a.rs.completed {
+			a.reset.phase.Store(uint32(resetPending))
+			a.events = append(a.events, Event{Kind: EventResetPending, Cause: cause})
+			if d := a.rt.cfg.resetTimeout; d > 0 {
+				a.rs.timer = a.rt.cfg.clock.AfterFunc(d, a.resetTimerFired)
+			}
+		}
+		a.mu.Unlock()
+		return true
+	}
+	if !a.rs.outstanding {
+		a.mu.Unlock()
+		a.violate(RuleResetCompleteWithoutPending, "MiniportResetEx returned %s after calling ResetComplete", s)
+		return true
+	}
+	a.rs.outstanding, a.rs.completed = false, true
+	a.rs.status, a.rs.addressing = s, addressing
+	a.mu.Unlock()
+	return true
+}
+
+// ResetComplete is NdisMResetComplete: the miniport finishes a reset whose
+// Reset returned StatusPending. It never blocks. A call with no reset
+// pending, or a second one, is reported and ignored (R6).
+func (a *Adapter) ResetComplete(s Status, addressingReset bool) {
+	if a.afterHalt("ResetComplete") {
+		return
+	}
+	a.mu.Lock()
+	if !a.rs.outstanding {
+		a.mu.Unlock()
+		a.violate(RuleResetCompleteWithoutPending, "ResetComplete(%s) with no reset pending", s)
+		return
+	}
+	if s == StatusPending {
+		s = StatusFailure
+	}
+	a.rs.outstanding, a.rs.completed = false, true
+	a.rs.status, a.rs.addressing = s, addressingReset
+	a.mu.Unlock()
+	a.kick()
+}
+
+func (a *Adapter) resetTimerFired() {
+	a.mu.Lock()
+	a.rs.timedOut = true
+	a.mu.Unlock()
+	a.kick()
+}
+
+// resetTimedOutLocked gives up on a pending reset (R10): report it, end it
+// with StatusDeviceFailed and fail the adapter.
+func (a *Adapter) resetTimedOutLocked() bool {
+	a.rs.outstanding, a.rs.completed = false, true
+	a.rs.status, a.rs.addressing = StatusDeviceFailed, false
+	a.rs.timedOut = false
+	a.rs.timer = nil
+	d := a.rt.cfg.resetTimeout
+	a.mu.Unlock()
+	a.violate(RuleResetTimeout, "the reset was not completed within %s", d)
+	a.fail(fmt.Sprintf("the reset was not completed within %s", d))
+	return true
+}
+
+// resetCompletedLocked checks the NDIS 6.30 rule (R7), then restores
+// addressing (R8) or ends the reset.
+func (a *Adapter) resetCompletedLocked() bool {
+	if a.rs.timer != nil {
+		a.rs.timer.Stop()
+		a.rs.timer = nil
+	}
+	var problems []string
+	if n := (a.gate.Load() & gateInflightMask) >> gateInflightShift; n != 0 {
+		problems = append(problems, fmt.Sprintf("%d sends", n))
+	}
+	if e := a.oidActive; e != nil && e.dispatched && e.b != nil {
+		problems = append(problems, "OID "+e.req.OID.String())
+		// Give the caller its answer; a late completion is accepted quietly.
+		a.rs.orphans = append(a.rs.orphans, e)
+		a.completeOidLocked(e, StatusRequestAborted)
+	}
+	if len(problems) != 0 && !a.driver.Version.Less(Version630) {
+		a.mu.Unlock()
+		a.violate(RuleResetPendingRequests, "the reset completed while the miniport still held %v", problems)
+		a.mu.Lock()
+	}
+	if resetSucceeded(a.rs.status) && a.rs.addressing {
+		a.rs.restore = a.restoreRequestsLocked()
+		a.rs.restoring = append(a.rs.restoring[:0], a.rs.restore...)
+		if len(a.rs.restore) > 0 {
+			a.reset.phase.Store(uint32(resetRestoring))
+			a.events = append(a.events, Event{Kind: EventResetRestore, Cause: a.rs.cause,
+				Detail: fmt.Sprintf("%d addressing requests", len(a.rs.restore))})
+			a.mu.Unlock()
+			return true
+		}
+	}
+	return a.endResetLocked()
+}
+
+// resetSucceeded reports whether a reset status means the adapter works.
+func resetSucceeded(s Status) bool { return s == StatusSuccess || s == StatusSoftErrors }
+
+// restoreRequestsLocked builds the sets that put addressing back (R8), in
+// NDIS's order: packet filter, multicast list, offload encapsulation,
+// wake-up patterns, then the lookahead.
+func (a *Adapter) restoreRequestsLocked() []*oidEntry {
+	c := &a.cache
+	var es []*oidEntry
+	add := func(oid OID, buf []byte) {
+		es = append(es, &oidEntry{req: OidRequest{Type: RequestSet, OID: oid, Buffer: append([]byte{}, buf...)}})
+	}
+	if c.packetFilterSet {
+		add(OIDGenCurrentPacketFilter, Ulong(c.packetFilter))
+	}
+	if c.multicastSet {
+		add(OID8023MulticastList, EncodeMulticastList(c.multicast))
+	}
+	if c.offload != nil {
+		add(OIDOffloadEncapsulation, c.offload)
+	}
+	for _, p := range c.wakePatterns {
+		add(OIDPnpAddWakeUpPattern, p)
+	}
+	if c.lookahead != nil {
+		add(OIDGenCurrentLookahead, c.lookahead)
+	}
+	return es
+}
+
+// endResetLocked finishes a reset (R8, R9): count it, reopen the gate, tell
+// every binding RESET_END with the final status, and escalate when resets
+// keep failing. Called with a.mu held; returns with it released.
+func (a *Adapter) endResetLocked() bool {
+	status := a.rs.status
+	for _, e := range a.rs.restoring {
+		if e.status != StatusSuccess && resetSucceeded(status) {
+			status = e.status // addressing was not restored: the reset failed
+		}
+	}
+	a.rs.restoring, a.rs.restore = a.rs.restoring[:0], nil
+	now := a.rt.cfg.clock.Now()
+	dur := now.Sub(a.rs.started)
+	cause := a.rs.cause
+	c := &a.reset.counters[cause]
+	c.last.Store(int64(dur))
+	if int64(dur) > c.max.Load() {
+		c.max.Store(int64(dur))
+	}
+	failed := !resetSucceeded(status)
+	if failed {
+		c.failed.Add(1)
+		a.rs.failures++
+	} else {
+		a.rs.failures = 0
+	}
+	escalate := a.escalateLocked(now)
+
+	bound := a.rs.bound
+	a.rs.bound = nil
+	a.reset.phase.Store(uint32(resetIdle))
+	a.gate.And(^uint64(gateReset))
+	close(a.rs.done)
+	a.rs.done = nil
+	a.events = append(a.events, Event{Kind: EventResetEnd, Cause: cause, Status: status, Duration: dur})
+	a.mu.Unlock()
+	a.flushEvents()
+
+	payload := Ulong(uint32(status))
+	for _, b := range bound {
+		if b.enter() {
+			b.protocol.Status(StatusResetEnd, payload)
+			b.leave()
+		}
+	}
+	if escalate != "" {
+		a.mu.Lock()
+		a.events = append(a.events, Event{Kind: EventResetEscalated, Cause: cause, Status: status, Detail: escalate})
+		a.mu.Unlock()
+		a.fail(escalate)
+	}
+	return true
+}
+
+// escalateLocked applies the escalation policy (R9) and says why the adapter
+// must fail, or "".
+func (a *Adapter) escalateLocked(now time.Time) string {
+	e := a.rt.cfg.escalation
+	if e.MaxConsecutiveFailures > 0 && a.rs.failures >= e.MaxConsecutiveFailures {
+		return fmt.Sprintf("%d consecutive resets failed", a.rs.failures)
+	}
+	if e.MaxResets > 0 && e.Window > 0 {
+		h := append(a.rs.history, a.rs.started)
+		i := 0
+		for i < len(h) && now.Sub(h[i]) > e.Window {
+			i++
+		}
+		a.rs.history = append(h[:0], h[i:]...)
+		if len(a.rs.history) > e.MaxResets {
+			return fmt.Sprintf("%d resets within %s", len(a.rs.history), e.Window)
+		}
+	}
+	return ""
+}
+
+// resetCount is the number of resets performed, for OIDGenResetCounts.
+func (a *Adapter) resetCount() uint64 { return a.reset.total.Load() }
+
+func (a *Adapter) resetStats() map[ResetCause]ResetCounters {
+	m := make(map[ResetCause]ResetCounters, numCauses)
+	for i := range a.reset.counters {
+		c := &a.reset.counters[i]
+		m[ResetCause(i)] = ResetCounters{
+			Requested:    c.requested.Load(),
+			Coalesced:    c.coalesced.Load(),
+			Dropped:      c.dropped.Load(),
+			Performed:    c.performed.Load(),
+			Failed:       c.failed.Load(),
+			LastDuration: time.Duration(c.last.Load()),
+			MaxDuration:  time.Duration(c.max.Load()),
+		}
+	}
+	return m
+}

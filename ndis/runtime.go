@@ -1,0 +1,312 @@
+package ndis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Errors of the program-facing API. Calls wrap them with detail; test with
+// errors.Is.
+var (
+	ErrUnknownDriver    = errors.New("ndis: unknown driver")
+	ErrUnknownProtocol  = errors.New("ndis: unknown protocol")
+	ErrUnknownAdapter   = errors.New("ndis: unknown adapter")
+	ErrDuplicateName    = errors.New("ndis: name already registered")
+	ErrInvalidName      = errors.New("ndis: invalid name")
+	ErrInvalidState     = errors.New("ndis: operation not allowed in the adapter's state")
+	ErrAdapterHalted    = errors.New("ndis: adapter halted")
+	ErrRuntimeClosed    = errors.New("ndis: runtime closed")
+	ErrBindingClosed    = errors.New("ndis: binding closed")
+	ErrResetUnsupported = errors.New("ndis: the adapter's driver cannot be reset")
+)
+
+// Option configures a Runtime.
+type Option func(*config)
+
+type config struct {
+	log          *slog.Logger
+	clock        Clock
+	verifier     VerifierMode
+	violation    func(Violation)
+	events       func(Event)
+	hangInterval time.Duration
+	resetTimeout time.Duration
+	escalation   Escalation
+}
+
+// WithLogger sets the structured logger. The default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithClock sets the clock every runtime timer goes through.
+func WithClock(cl Clock) Option { return func(c *config) { c.clock = cl } }
+
+// WithVerifier sets the verifier mode (VerifierLog by default).
+func WithVerifier(m VerifierMode) Option { return func(c *config) { c.verifier = m } }
+
+// WithViolationHandler installs a function called for every verifier
+// finding, from the goroutine that made the offending call, with no runtime
+// lock held. It must not block.
+func WithViolationHandler(f func(Violation)) Option { return func(c *config) { c.violation = f } }
+
+// WithEventHandler installs a function called for every adapter event
+// (state changes, every reset step, link changes, violations), with no
+// runtime lock held, mostly from adapters' work goroutines. It must not
+// block.
+func WithEventHandler(f func(Event)) Option { return func(c *config) { c.events = f } }
+
+// WithCheckForHangInterval overrides the check-for-hang period that adapters
+// derive from their registration attributes. Zero keeps the derived period.
+func WithCheckForHangInterval(d time.Duration) Option {
+	return func(c *config) { c.hangInterval = d }
+}
+
+// Runtime is the NDIS library: it holds the registered miniport and protocol
+// drivers, the adapters and their bindings. A Runtime is safe for
+// concurrent use.
+type Runtime struct {
+	cfg config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	miniports map[string]*MiniportDriver
+	protocols map[string]*ProtocolDriver
+	adapters  map[string]*Adapter
+}
+
+// New returns a Runtime.
+func New(opts ...Option) *Runtime {
+	c := config{
+		clock:        RealClock(),
+		verifier:     VerifierLog,
+		resetTimeout: defaultResetTimeout,
+		escalation:   defaultEscalation,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{
+		cfg:       c,
+		log:       c.log,
+		miniports: make(map[string]*MiniportDriver),
+		protocols: make(map[string]*ProtocolDriver),
+		adapters:  make(map[string]*Adapter),
+	}
+}
+
+// RegisterMiniportDriver is NdisMRegisterMiniportDriver.
+func (rt *Runtime) RegisterMiniportDriver(d MiniportDriver) error {
+	if d.Name == "" || d.Initialize == nil {
+		return fmt.Errorf("%w: a miniport driver needs a name and an Initialize handler", ErrInvalidName)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return ErrRuntimeClosed
+	}
+	if _, ok := rt.miniports[d.Name]; ok {
+		return fmt.Errorf("%w: miniport driver %q", ErrDuplicateName, d.Name)
+	}
+	rt.miniports[d.Name] = &d
+	return nil
+}
+
+// RegisterProtocolDriver is NdisRegisterProtocolDriver.
+func (rt *Runtime) RegisterProtocolDriver(p ProtocolDriver) error {
+	if p.Name == "" || p.BindAdapter == nil {
+		return fmt.Errorf("%w: a protocol driver needs a name and a BindAdapter handler", ErrInvalidName)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return ErrRuntimeClosed
+	}
+	if _, ok := rt.protocols[p.Name]; ok {
+		return fmt.Errorf("%w: protocol driver %q", ErrDuplicateName, p.Name)
+	}
+	rt.protocols[p.Name] = &p
+	return nil
+}
+
+// AddAdapter creates an adapter of the named miniport driver, initializes it
+// (MiniportInitializeEx with params) and restarts it. It returns once the
+// adapter is Running. If Initialize fails the adapter goes back to Halted,
+// is forgotten, and the error wraps the miniport's error (a Status, for
+// errors.Is).
+func (rt *Runtime) AddAdapter(ctx context.Context, name, driver string, params map[string]string) (*Adapter, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty adapter name", ErrInvalidName)
+	}
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return nil, ErrRuntimeClosed
+	}
+	d, ok := rt.miniports[driver]
+	if !ok {
+		rt.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrUnknownDriver, driver)
+	}
+	if _, ok := rt.adapters[name]; ok {
+		rt.mu.Unlock()
+		return nil, fmt.Errorf("%w: adapter %q", ErrDuplicateName, name)
+	}
+	a := newAdapter(rt, name, d, params)
+	rt.adapters[name] = a
+	rt.mu.Unlock()
+
+	go a.run()
+	err := a.submit(ctx, &lifeOp{kind: opInitialize})
+	if err == nil {
+		err = a.submit(ctx, &lifeOp{kind: opRestart})
+	}
+	if err != nil {
+		// Take the adapter down in the background: the failed step may still
+		// be running (a cancelled ctx) and removal waits for it.
+		a.enqueue(&lifeOp{kind: opRemove, action: HaltDeviceInitializationFailed, done: make(chan error, 1)})
+		return nil, fmt.Errorf("ndis: adapter %q: %w", name, err)
+	}
+	return a, nil
+}
+
+// Bind is NdisOpenAdapterEx driven by the runtime: it opens a binding of
+// the named protocol to the named adapter and calls the protocol's
+// BindAdapter. A Bind while the adapter is resetting waits for RESET_END.
+func (rt *Runtime) Bind(ctx context.Context, protocol, adapter string) (*Binding, error) {
+	rt.mu.Lock()
+	p, ok := rt.protocols[protocol]
+	a, aok := rt.adapters[adapter]
+	closed := rt.closed
+	rt.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrRuntimeClosed
+	case !ok:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProtocol, protocol)
+	case !aok:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownAdapter, adapter)
+	}
+	return a.bind(ctx, p)
+}
+
+// PauseAdapter pauses a Running adapter (MiniportPause) and returns once it
+// is Paused.
+func (rt *Runtime) PauseAdapter(ctx context.Context, name string) error {
+	a, err := rt.lookup(name)
+	if err != nil {
+		return err
+	}
+	return a.submit(ctx, &lifeOp{kind: opPause})
+}
+
+// RestartAdapter restarts a Paused adapter (MiniportRestart) and returns
+// once it is Running, or the miniport's failure.
+func (rt *Runtime) RestartAdapter(ctx context.Context, name string) error {
+	a, err := rt.lookup(name)
+	if err != nil {
+		return err
+	}
+	return a.submit(ctx, &lifeOp{kind: opRestart})
+}
+
+// ShutdownAdapter is MiniportShutdownEx: the adapter stops at once, without
+// a halt, as on system shutdown. Only RemoveAdapter is possible afterwards.
+func (rt *Runtime) ShutdownAdapter(ctx context.Context, name string) error {
+	a, err := rt.lookup(name)
+	if err != nil {
+		return err
+	}
+	return a.submit(ctx, &lifeOp{kind: opShutdown})
+}
+
+// RemoveAdapter pauses the adapter if it is running, unbinds every protocol,
+// halts it (MiniportHaltEx with HaltDeviceDisabled) and forgets it.
+func (rt *Runtime) RemoveAdapter(ctx context.Context, name string) error {
+	a, err := rt.lookup(name)
+	if err != nil {
+		return err
+	}
+	return a.submit(ctx, &lifeOp{kind: opRemove, action: HaltDeviceDisabled})
+}
+
+// Adapter returns the named adapter.
+func (rt *Runtime) Adapter(name string) (*Adapter, bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	a, ok := rt.adapters[name]
+	return a, ok
+}
+
+// Adapters returns every adapter, sorted by name.
+func (rt *Runtime) Adapters() []*Adapter {
+	rt.mu.Lock()
+	as := make([]*Adapter, 0, len(rt.adapters))
+	for _, a := range rt.adapters {
+		as = append(as, a)
+	}
+	rt.mu.Unlock()
+	sort.Slice(as, func(i, j int) bool { return as[i].name < as[j].name })
+	return as
+}
+
+// Close removes every adapter, as RemoveAdapter does, and refuses new work.
+// It honours ctx: when it ends first, Close returns its error while the
+// removals go on. Close twice is fine.
+func (rt *Runtime) Close(ctx context.Context) error {
+	rt.mu.Lock()
+	rt.closed = true
+	as := make([]*Adapter, 0, len(rt.adapters))
+	for _, a := range rt.adapters {
+		as = append(as, a)
+	}
+	rt.mu.Unlock()
+	errs := make(chan error, len(as))
+	for _, a := range as {
+		go func() {
+			err := a.submit(ctx, &lifeOp{kind: opRemove, action: HaltDeviceDisabled})
+			if errors.Is(err, ErrAdapterHalted) {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range as {
+		all = append(all, <-errs)
+	}
+	if err := errors.Join(all...); err != nil {
+		return err
+	}
+	for _, a := range as {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (rt *Runtime) lookup(name string) (*Adapter, error) {
+	a, ok := rt.Adapter(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownAdapter, name)
+	}
+	return a, nil
+}
+
+func (rt *Runtime) forget(a *Adapter) {
+	rt.mu.Lock()
+	if rt.adapters[a.name] == a {
+		delete(rt.adapters, a.name)
+	}
+	rt.mu.Unlock()
+}
