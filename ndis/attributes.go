@@ -95,7 +95,7 @@ func (a *Adapter) SetMiniportAttributes(attrs MiniportAttributes) error {
 		if g.CurrentMacAddress.IsMulticast() || g.PermanentMacAddress.IsMulticast() {
 			return errors.Join(ErrAttributes, errors.New("a station address must be unicast"))
 		}
-		a.general = g
+		a.general, a.generalSet = g, true
 		a.link = LinkState{
 			MediaConnectState: g.MediaConnectState,
 			MediaDuplexState:  g.MediaDuplexState,
