@@ -248,4 +248,3 @@ func TestStatusFanOut(t *testing.T) {
 		t.Errorf("OID_GEN_LINK_STATE: %+v %v, want %+v", got, s, down)
 	}
 }
-

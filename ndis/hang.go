@@ -67,8 +67,8 @@ func (a *Adapter) stepTick() bool {
 		a.mu.Unlock()
 		return true
 	}
+	now := a.rt.cfg.clock.Now() // before re-arming: a fake clock may move once the timer is armed
 	a.armTickLocked()
-	now := a.rt.cfg.clock.Now()
 	var findings []Violation
 	if a.rt.cfg.verifier != VerifierOff {
 		findings = a.timedChecksLocked(now)

@@ -21,6 +21,9 @@ type Fake struct {
 	General      *ndis.GeneralAttributes
 	// InitError makes Initialize fail.
 	InitError error
+	// OnInitialize, if set, runs inside Initialize once the attributes are
+	// set.
+	OnInitialize func(a *ndis.Adapter)
 
 	// PauseStatus, RestartStatus: what Pause and Restart return. With
 	// StatusPending the test completes them through the adapter.
@@ -103,6 +106,12 @@ func (f *Fake) driver(name string, v ndis.Version, withReset bool) ndis.Miniport
 			if err := a.SetMiniportAttributes(gen); err != nil {
 				return nil, err
 			}
+		}
+		f.mu.Lock()
+		hook := f.OnInitialize
+		f.mu.Unlock()
+		if hook != nil {
+			hook(a)
 		}
 		if withReset {
 			return f, nil

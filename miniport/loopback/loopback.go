@@ -1,0 +1,603 @@
+// Package loopback is an in-memory loopback miniport: every Ethernet frame
+// sent on one of its adapters is received back on the same adapter, as if
+// the NIC's transmit port were wired to its own receive port. It needs no
+// privileges and no device, so it is the adapter to test protocols against
+// and to measure the runtime's datapath with.
+//
+// # Plugging it in
+//
+//	rt := ndis.New()
+//	rt.RegisterMiniportDriver(loopback.Driver())
+//	a, err := rt.AddAdapter(ctx, "loop0", "loopback", map[string]string{"mtu": "9000"})
+//
+// An adapter is configured only through the params map of AddAdapter (the
+// same keys as the CLI's config file). Every key is optional:
+//
+//	mtu         largest payload without the Ethernet header, 68…65535 (default 1500)
+//	mac         station address, unicast, as net.ParseMAC reads it (default 02:00:00:00:00:01)
+//	link_speed  bits per second, reported for both directions (default 10000000000)
+//	batch       most NBLs in one receive indication, 1…4096 (default 64)
+//
+// An unknown key or a bad value fails MiniportInitializeEx with a
+// *ParamError, which wraps ndis.StatusInvalidParameter.
+//
+// # How it works
+//
+// Like a real NIC, the adapter has an "interrupt" goroutine (its DPC),
+// started by Initialize and stopped by Halt. SendNetBufferLists only links
+// the chain onto a pending list, under one lock, and wakes that goroutine
+// when it sleeps; it never blocks and never calls back. The interrupt
+// goroutine takes everything pending at once and, for the whole chain:
+// copies each frame that the hardware receive filter accepts into a receive
+// NBL of its own pool (the sender gets its buffers back, so nothing is
+// aliased), completes every send in one SendNetBufferListsComplete, then
+// indicates the received NBLs in chains of at most batch. One sent NBL with
+// several frames (NET_BUFFERs) is received as one NBL per frame, as a NIC
+// receives frames. Frames shorter than an Ethernet header or longer than
+// mtu+14 bytes are completed with ndis.StatusInvalidLength and not received.
+//
+// The receive pool holds at most 4096 NBLs. When protocols hold all of them,
+// sends still complete successfully and the frames are dropped, counted by
+// OIDGenRcvNoBuffer, as a NIC out of receive descriptors drops them.
+//
+// # The hardware filter
+//
+// The runtime hands the miniport the union of every binding's packet filter
+// and multicast list and filters per binding itself. The loopback applies
+// that union as the NIC's filter, with the rules of the runtime: promiscuous
+// takes every frame; a unicast frame needs DIRECTED and the adapter's
+// address; broadcast needs BROADCAST; multicast needs ALL_MULTICAST, or
+// MULTICAST and the address in the list. With no filter set, nothing is
+// received.
+//
+// # OIDs
+//
+// Set: OIDGenCurrentPacketFilter, OID8023MulticastList (at most 32
+// addresses), OIDGenCurrentLookahead. Query: OIDGenXmitOK, OIDGenRcvOK,
+// OIDGenXmitError and OIDGenRcvNoBuffer, counted in frames, as a ULONG64 when
+// the buffer holds 8 bytes and a ULONG otherwise. The general OIDs (address,
+// link state, MTU ...) are answered by the runtime from the adapter's
+// attributes. Anything else is ndis.StatusInvalidOid.
+//
+// # Pause, reset, halt
+//
+// Pause answers ndis.StatusPending; the interrupt goroutine transmits (and
+// loops back) what is still pending, then calls PauseComplete once nothing
+// is pending and every indicated NBL has been returned. Reset completes the
+// sends not yet taken by the interrupt goroutine with
+// ndis.StatusRequestAborted, waits for the chain it is transmitting, and
+// returns (false, ndis.StatusSuccess): the filter survives a reset, so no
+// addressing restore is needed. Halt stops the interrupt goroutine and waits
+// for it.
+package loopback
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gondis/gondis/ndis"
+)
+
+// Defaults and limits of the adapter parameters.
+const (
+	DefaultMTU       = 1500
+	DefaultLinkSpeed = 10_000_000_000 // bits per second
+	DefaultBatch     = 64
+	MinMTU           = 68
+	MaxMTU           = 65535
+	// PoolLimit is the most receive NBLs an adapter has at once.
+	PoolLimit = 4096
+	// MaxMulticastListSize is the size of the hardware multicast list.
+	MaxMulticastListSize = 32
+)
+
+// DefaultMAC is the station address of an adapter given no mac parameter:
+// a locally administered unicast address.
+const DefaultMAC = "02:00:00:00:00:01"
+
+// Statistics OIDs (ntddndis.h) the loopback answers besides OIDGenXmitOK and
+// OIDGenRcvOK; the runtime does not name them yet.
+const (
+	OIDGenXmitError   ndis.OID = 0x00020103 // frames not transmitted: bad length, aborted by a reset
+	OIDGenRcvNoBuffer ndis.OID = 0x00020105 // frames dropped: no receive NBL free
+)
+
+// supportedFilters are the packet filter bits the hardware filter knows.
+const supportedFilters = ndis.PacketTypeDirected | ndis.PacketTypeMulticast |
+	ndis.PacketTypeAllMulticast | ndis.PacketTypeBroadcast | ndis.PacketTypePromiscuous
+
+const ethernetHeaderSize = 14
+
+// Driver returns the loopback miniport driver, named "loopback", written
+// against NDIS 6.30 (so it may be reset).
+func Driver() ndis.MiniportDriver {
+	return ndis.MiniportDriver{
+		Name:       "loopback",
+		Version:    ndis.Version630,
+		Initialize: initialize,
+	}
+}
+
+// ParamError is the error Initialize returns for a bad adapter parameter. It
+// wraps ndis.StatusInvalidParameter: errors.Is(err,
+// ndis.StatusInvalidParameter) holds for it.
+type ParamError struct {
+	Key    string // the parameter's name
+	Value  string // its value, as given
+	Reason string // what is wrong with it
+}
+
+func (e *ParamError) Error() string {
+	return fmt.Sprintf("loopback: parameter %s=%q: %s", e.Key, e.Value, e.Reason)
+}
+
+// Unwrap returns ndis.StatusInvalidParameter.
+func (e *ParamError) Unwrap() error { return ndis.StatusInvalidParameter }
+
+// config is an adapter's parsed parameters.
+type config struct {
+	mtu       int
+	mac       ndis.MacAddress
+	linkSpeed uint64
+	batch     int
+}
+
+// parseConfig reads the params map. Keys are checked in sorted order, so the
+// error for several bad keys is always the same one.
+func parseConfig(params map[string]string) (config, error) {
+	c := config{mtu: DefaultMTU, linkSpeed: DefaultLinkSpeed, batch: DefaultBatch}
+	hw, _ := net.ParseMAC(DefaultMAC)
+	copy(c.mac[:], hw)
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		v := params[k]
+		bad := func(reason string) error { return &ParamError{Key: k, Value: v, Reason: reason} }
+		switch k {
+		case "mtu":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < MinMTU || n > MaxMTU {
+				return c, bad(fmt.Sprintf("want an integer from %d to %d", MinMTU, MaxMTU))
+			}
+			c.mtu = n
+		case "mac":
+			hw, err := net.ParseMAC(v)
+			switch {
+			case err != nil:
+				return c, bad("not a MAC address")
+			case len(hw) != len(c.mac):
+				return c, bad("not a 48-bit MAC address")
+			case hw[0]&1 != 0:
+				return c, bad("a multicast address; the station address must be unicast")
+			case ndis.MacAddress(hw) == ndis.MacAddress{}:
+				return c, bad("the zero address")
+			}
+			c.mac = ndis.MacAddress(hw)
+		case "link_speed":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 || n == ndis.LinkSpeedUnknown {
+				return c, bad("want a positive number of bits per second")
+			}
+			c.linkSpeed = n
+		case "batch":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > PoolLimit {
+				return c, bad(fmt.Sprintf("want an integer from 1 to %d", PoolLimit))
+			}
+			c.batch = n
+		default:
+			return c, bad("unknown parameter; the loopback takes mtu, mac, link_speed and batch")
+		}
+	}
+	return c, nil
+}
+
+// initialize is MiniportInitializeEx.
+func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+	c, err := parseConfig(p.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.SetMiniportAttributes(&ndis.RegistrationAttributes{}); err != nil {
+		return nil, err
+	}
+	err = a.SetMiniportAttributes(&ndis.GeneralAttributes{
+		MtuSize:                uint32(c.mtu),
+		MaxXmitLinkSpeed:       c.linkSpeed,
+		MaxRcvLinkSpeed:        c.linkSpeed,
+		XmitLinkSpeed:          c.linkSpeed,
+		RcvLinkSpeed:           c.linkSpeed,
+		MediaConnectState:      ndis.MediaConnectStateConnected,
+		MediaDuplexState:       ndis.MediaDuplexStateFull,
+		LookaheadSize:          uint32(c.mtu),
+		SupportedPacketFilters: supportedFilters,
+		MaxMulticastListSize:   MaxMulticastListSize,
+		PermanentMacAddress:    c.mac,
+		CurrentMacAddress:      c.mac,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &miniport{
+		a:        a,
+		cfg:      c,
+		maxFrame: c.mtu + ethernetHeaderSize,
+		pool:     ndis.NewPool(c.mtu+ethernetHeaderSize, PoolLimit),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	m.idle.L = &m.mu
+	go m.interrupt()
+	return m, nil
+}
+
+// miniport is one loopback adapter.
+type miniport struct {
+	a        *ndis.Adapter
+	cfg      config
+	maxFrame int
+	pool     *ndis.Pool // receive NBLs
+
+	// The hardware receive filter: written by OidRequest on the work
+	// goroutine, read once per chain by the interrupt goroutine.
+	filter    atomic.Uint32
+	multicast atomic.Pointer[[]ndis.MacAddress]
+	lookahead atomic.Uint32
+
+	// Counters, in frames.
+	xmitOK, xmitError, rcvOK, rcvNoBuffer atomic.Uint64
+
+	rxHeld  atomic.Int64 // receive NBLs indicated and not yet returned
+	pausing atomic.Bool  // Pause answered StatusPending; PauseComplete is due
+
+	wake chan struct{} // capacity 1: sends are pending, or a pause may be done
+	stop chan struct{} // closed by Halt
+	done chan struct{} // closed when the interrupt goroutine has exited
+
+	mu   sync.Mutex
+	idle sync.Cond // on mu; broadcast when busy goes false
+	// head…tail: sends handed over and not yet taken by the interrupt goroutine.
+	head, tail *ndis.NetBufferList
+	busy       bool // the interrupt goroutine is transmitting a chain it took
+}
+
+// signal wakes the interrupt goroutine. It never blocks.
+func (m *miniport) signal() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SendNetBufferLists is MiniportSendNetBufferLists: it links the chain onto
+// the pending list under one lock and wakes the interrupt goroutine when it
+// is idle. It never blocks and never calls back; every NBL is completed
+// later, on the interrupt goroutine, or by Reset.
+func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
+	if l == nil {
+		return
+	}
+	tail := l
+	for tail.Next != nil {
+		tail = tail.Next
+	}
+	m.mu.Lock()
+	if m.head == nil {
+		m.head = l
+	} else {
+		m.tail.Next = l
+	}
+	m.tail = tail
+	// A busy interrupt goroutine looks at the pending list again before it
+	// sleeps, and a non-empty list has had its wake-up already.
+	wake := !m.busy && m.head == l
+	m.mu.Unlock()
+	if wake {
+		m.signal()
+	}
+}
+
+// ReturnNetBufferLists is MiniportReturnNetBufferLists: received NBLs go back
+// to the pool. It never blocks.
+func (m *miniport) ReturnNetBufferLists(l *ndis.NetBufferList) {
+	n := int64(l.Len())
+	m.pool.Put(l)
+	if m.rxHeld.Add(-n) == 0 && m.pausing.Load() {
+		m.signal()
+	}
+}
+
+// interrupt is the adapter's interrupt goroutine: the NIC's DPC.
+func (m *miniport) interrupt() {
+	defer close(m.done)
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.wake:
+		}
+		m.service()
+	}
+}
+
+// Test hooks: testHookTransmit runs on the interrupt goroutine before each
+// chain is transmitted, testHookReset in Reset once it has taken the
+// pending sends (tests use them to hold a batch in the "hardware").
+var testHookTransmit, testHookReset atomic.Pointer[func()]
+
+// service transmits every pending chain, then completes a pending pause if
+// nothing is left.
+func (m *miniport) service() {
+	m.mu.Lock()
+	for {
+		l := m.head
+		m.head, m.tail = nil, nil
+		if l == nil {
+			if m.busy {
+				m.busy = false
+				m.idle.Broadcast()
+			}
+			break
+		}
+		m.busy = true
+		m.mu.Unlock()
+		if h := testHookTransmit.Load(); h != nil {
+			(*h)()
+		}
+		m.transmit(l)
+		m.mu.Lock()
+	}
+	m.mu.Unlock()
+	m.maybeCompletePause()
+}
+
+// maybeCompletePause calls PauseComplete once a pause is pending, nothing is
+// left to transmit and every indicated NBL is back. Interrupt goroutine only.
+func (m *miniport) maybeCompletePause() {
+	if !m.pausing.Load() || m.rxHeld.Load() != 0 {
+		return
+	}
+	m.mu.Lock()
+	drained := m.head == nil && !m.busy
+	m.mu.Unlock()
+	if drained && m.pausing.CompareAndSwap(true, false) {
+		m.a.PauseComplete()
+	}
+}
+
+// transmit puts a chain of sends on the "wire": the frames the hardware
+// filter accepts are copied into receive NBLs, every send is completed in
+// one call, then the receive NBLs are indicated in chains of at most batch.
+// Interrupt goroutine only.
+func (m *miniport) transmit(l *ndis.NetBufferList) {
+	pf := m.filter.Load()
+	var mcast []ndis.MacAddress
+	if p := m.multicast.Load(); p != nil {
+		mcast = *p
+	}
+
+	// First pass: check lengths, count the frames to receive.
+	want := 0
+	for x := l; x != nil; x = x.Next {
+		x.Status = ndis.StatusSuccess
+		for _, f := range x.Frames {
+			if len(f) < ethernetHeaderSize || len(f) > m.maxFrame {
+				x.Status = ndis.StatusInvalidLength
+				break
+			}
+		}
+		if x.Status != ndis.StatusSuccess || pf == 0 {
+			continue
+		}
+		for _, f := range x.Frames {
+			if m.accepts(pf, mcast, f) {
+				want++
+			}
+		}
+	}
+	var free *ndis.NetBufferList
+	if want > 0 {
+		free, _ = m.pool.Get(want)
+	}
+
+	// Second pass: copy the accepted frames into receive NBLs.
+	var head, tail *ndis.NetBufferList
+	var sent, failed, received, dropped uint64
+	for x := l; x != nil; x = x.Next {
+		if x.Status != ndis.StatusSuccess {
+			failed += uint64(len(x.Frames))
+			continue
+		}
+		sent += uint64(len(x.Frames))
+		if pf == 0 {
+			continue
+		}
+		for _, f := range x.Frames {
+			if !m.accepts(pf, mcast, f) {
+				continue
+			}
+			r := free
+			if r == nil {
+				dropped++
+				continue
+			}
+			free = r.Next
+			r.Next = nil
+			r.Frames[0] = r.Frames[0][:copy(r.Frames[0], f)]
+			if head == nil {
+				head = r
+			} else {
+				tail.Next = r
+			}
+			tail = r
+			received++
+		}
+	}
+	if free != nil { // the filter changed nothing between the passes; never happens
+		m.pool.Put(free)
+	}
+	m.xmitOK.Add(sent)
+	if failed != 0 {
+		m.xmitError.Add(failed)
+	}
+	if dropped != 0 {
+		m.rcvNoBuffer.Add(dropped)
+	}
+
+	m.a.SendNetBufferListsComplete(l)
+
+	m.rcvOK.Add(received)
+	for head != nil {
+		chunk, t, n := head, head, 1
+		for n < m.cfg.batch && t.Next != nil {
+			t = t.Next
+			n++
+		}
+		head, t.Next = t.Next, nil
+		m.rxHeld.Add(int64(n))
+		m.a.IndicateReceiveNetBufferLists(chunk, 0)
+	}
+}
+
+// accepts is the hardware receive filter (the rules of the runtime's
+// per-binding filter, applied to the union the runtime sets). pf is not 0.
+func (m *miniport) accepts(pf uint32, mcast []ndis.MacAddress, frame []byte) bool {
+	if pf&ndis.PacketTypePromiscuous != 0 {
+		return true
+	}
+	dst := ndis.MacAddress(frame[:6])
+	switch {
+	case !dst.IsMulticast():
+		return pf&ndis.PacketTypeDirected != 0 && dst == m.cfg.mac
+	case dst == ndis.BroadcastAddress:
+		return pf&ndis.PacketTypeBroadcast != 0
+	case pf&ndis.PacketTypeAllMulticast != 0:
+		return true
+	case pf&ndis.PacketTypeMulticast != 0:
+		return slices.Contains(mcast, dst)
+	}
+	return false
+}
+
+// Pause is MiniportPause. It answers StatusPending; the interrupt goroutine
+// calls PauseComplete once it has transmitted every pending send and every
+// indicated NBL has come back.
+func (m *miniport) Pause() ndis.Status {
+	m.pausing.Store(true)
+	m.signal()
+	return ndis.StatusPending
+}
+
+// Restart is MiniportRestart.
+func (m *miniport) Restart() ndis.Status { return ndis.StatusSuccess }
+
+// Reset is MiniportResetEx. It completes the sends the interrupt goroutine
+// has not taken yet with StatusRequestAborted, waits for the chain it is
+// transmitting, and succeeds. The hardware filter is kept, so it is not an
+// addressing reset. It runs on the work goroutine, with the datapath gate
+// closed: no send arrives meanwhile.
+func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
+	m.mu.Lock()
+	l := m.head
+	m.head, m.tail = nil, nil
+	m.mu.Unlock()
+	if h := testHookReset.Load(); h != nil {
+		(*h)()
+	}
+	m.mu.Lock()
+	for m.busy {
+		m.idle.Wait()
+	}
+	m.mu.Unlock()
+	if l != nil {
+		var n uint64
+		for x := l; x != nil; x = x.Next {
+			x.Status = ndis.StatusRequestAborted
+			n += uint64(len(x.Frames))
+		}
+		m.xmitError.Add(n)
+		m.a.SendNetBufferListsComplete(l)
+	}
+	if m.pausing.Load() {
+		m.signal() // a pause pending beside the reset may be done now
+	}
+	return false, ndis.StatusSuccess
+}
+
+// Halt is MiniportHaltEx: it stops the interrupt goroutine and waits for it.
+// The runtime halts only a paused adapter, so nothing is pending and every
+// indicated NBL is back.
+func (m *miniport) Halt(ndis.HaltAction) {
+	close(m.stop)
+	<-m.done
+}
+
+// OidRequest is MiniportOidRequest. Every request is answered inline.
+func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
+	switch r.Type {
+	case ndis.RequestSet:
+		switch r.OID {
+		case ndis.OIDGenCurrentPacketFilter:
+			v, s := r.Ulong()
+			if s != ndis.StatusSuccess {
+				return s
+			}
+			if v&^supportedFilters != 0 {
+				return ndis.StatusNotSupported
+			}
+			m.filter.Store(v)
+			return ndis.StatusSuccess
+		case ndis.OID8023MulticastList:
+			list, s := ndis.DecodeMulticastList(r.Buffer)
+			switch {
+			case s == ndis.StatusInvalidLength:
+				r.BytesNeeded = len(r.Buffer) / 6 * 6
+				return s
+			case s != ndis.StatusSuccess:
+				return s
+			case len(list) > MaxMulticastListSize:
+				return ndis.StatusMulticastFull
+			}
+			r.BytesWritten = len(r.Buffer)
+			m.multicast.Store(&list)
+			return ndis.StatusSuccess
+		case ndis.OIDGenCurrentLookahead:
+			v, s := r.Ulong()
+			if s == ndis.StatusSuccess {
+				m.lookahead.Store(v) // whole frames are indicated anyway
+			}
+			return s
+		}
+	case ndis.RequestQuery:
+		switch r.OID {
+		case ndis.OIDGenXmitOK:
+			return putCounter(r, m.xmitOK.Load())
+		case ndis.OIDGenRcvOK:
+			return putCounter(r, m.rcvOK.Load())
+		case OIDGenXmitError:
+			return putCounter(r, m.xmitError.Load())
+		case OIDGenRcvNoBuffer:
+			return putCounter(r, m.rcvNoBuffer.Load())
+		}
+	}
+	return ndis.StatusInvalidOid
+}
+
+// putCounter answers a statistics query as NDIS asks: a ULONG64 when the
+// buffer holds one, else the low 32 bits as a ULONG, with BytesNeeded 8 to
+// say that the full value is wider (StatusBufferTooShort below 4 bytes).
+func putCounter(r *ndis.OidRequest, v uint64) ndis.Status {
+	var b [8]byte
+	if len(r.Buffer) >= len(b) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		return r.PutBytes(b[:])
+	}
+	s := r.PutUlong(uint32(v))
+	r.BytesNeeded = len(b)
+	return s
+}

@@ -1,0 +1,1012 @@
+package loopback_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gondis/gondis/miniport/loopback"
+	"github.com/gondis/gondis/ndis"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitLimit bounds every wait of these tests; nothing legitimately takes
+// more than a few milliseconds.
+const waitLimit = 10 * time.Second
+
+var (
+	ourMAC   = mustMAC(loopback.DefaultMAC)
+	otherMAC = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
+	mcastIn  = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
+	mcastOut = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x02}
+)
+
+func mustMAC(s string) ndis.MacAddress {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		panic(s)
+	}
+	return ndis.MacAddress(hw)
+}
+
+// frame builds an Ethernet frame to dst of n bytes (n >= 14), with a
+// sequence number after the header when there is room, and filler.
+func frame(dst ndis.MacAddress, seq uint32, n int) []byte {
+	f := make([]byte, n)
+	copy(f, dst[:])
+	copy(f[6:], ourMAC[:])
+	binary.BigEndian.PutUint16(f[12:], 0x88B5) // local experimental EtherType
+	if n >= 18 {
+		binary.BigEndian.PutUint32(f[14:], seq)
+	}
+	for i := 18; i < n; i++ {
+		f[i] = byte(seq) + byte(i)
+	}
+	return f
+}
+
+// --- the recording protocol ------------------------------------------------
+
+// recorder is a protocol that records everything it is given. Its
+// callbacks never block. Unless hold is set it returns received NBLs at
+// once, from inside its receive handler.
+type recorder struct {
+	t    testing.TB
+	b    *ndis.Binding
+	hold atomic.Bool
+	// slots, when set, is released once per completed NBL (flow control
+	// for the traffic generators).
+	slots chan struct{}
+
+	mu          sync.Mutex
+	frames      [][]byte // copies of the frames received, in order
+	held        []*ndis.NetBufferList
+	maxChain    int // the longest chain of one receive indication
+	completions map[*ndis.NetBufferList]int
+	byStatus    map[ndis.Status]int
+	completed   int
+	statuses    []statusEvent
+	changed     chan struct{}
+}
+
+type statusEvent struct {
+	code    ndis.Status
+	payload []byte
+}
+
+func newRecorder(t testing.TB) *recorder {
+	return &recorder{
+		t:           t,
+		completions: make(map[*ndis.NetBufferList]int),
+		byStatus:    make(map[ndis.Status]int),
+		changed:     make(chan struct{}, 1),
+	}
+}
+
+func (r *recorder) driver(name string) ndis.ProtocolDriver {
+	return ndis.ProtocolDriver{Name: name, BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
+		r.b = b
+		return r, nil
+	}}
+}
+
+func (r *recorder) notify() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
+	hold := r.hold.Load()
+	r.mu.Lock()
+	n := 0
+	for x := l; x != nil; x = x.Next {
+		n++
+		for _, f := range x.Frames {
+			r.frames = append(r.frames, bytes.Clone(f))
+		}
+		if hold {
+			r.held = append(r.held, x)
+		}
+	}
+	r.maxChain = max(r.maxChain, n)
+	r.mu.Unlock()
+	if !hold && flags&ndis.ReceiveFlagResources == 0 {
+		r.b.ReturnNetBufferLists(l)
+	}
+	r.notify()
+}
+
+func (r *recorder) SendNetBufferListsComplete(l *ndis.NetBufferList) {
+	r.mu.Lock()
+	n := 0
+	for x := l; x != nil; x = x.Next {
+		n++
+		r.completions[x]++
+		if r.completions[x] > 1 {
+			r.t.Errorf("NBL %p completed %d times", x, r.completions[x])
+		}
+		r.byStatus[x.Status]++
+		r.completed++
+	}
+	r.mu.Unlock()
+	if r.slots != nil {
+		for range n {
+			<-r.slots
+		}
+	}
+	r.notify()
+}
+
+func (r *recorder) Status(code ndis.Status, payload []byte) {
+	r.mu.Lock()
+	r.statuses = append(r.statuses, statusEvent{code, bytes.Clone(payload)})
+	r.mu.Unlock()
+	r.notify()
+}
+
+// send hands the NBLs to the binding as one chain.
+func (r *recorder) send(ls ...*ndis.NetBufferList) {
+	r.b.SendNetBufferLists(ndis.Chain(ls...))
+}
+
+// waitUntil waits for cond, evaluated under the recorder's lock.
+func (r *recorder) waitUntil(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		ok := cond()
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-deadline.C:
+			r.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func (r *recorder) waitCompleted(n int) {
+	r.t.Helper()
+	r.waitUntil(fmt.Sprintf("%d completions", n), func() bool { return r.completed >= n })
+}
+
+func (r *recorder) received() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.frames...)
+}
+
+func (r *recorder) statusCount(s ndis.Status) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byStatus[s]
+}
+
+// releaseHeld returns every NBL held back by hold.
+func (r *recorder) releaseHeld() {
+	r.mu.Lock()
+	held := r.held
+	r.held = nil
+	r.mu.Unlock()
+	if len(held) > 0 {
+		r.b.ReturnNetBufferLists(ndis.Chain(held...))
+	}
+}
+
+// checkCompletedOnce checks that each of sent was completed exactly once.
+func (r *recorder) checkCompletedOnce(sent []*ndis.NetBufferList) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bad := 0
+	for _, x := range sent {
+		if n := r.completions[x]; n != 1 {
+			bad++
+			if bad <= 5 {
+				r.t.Errorf("NBL %p completed %d times, want 1", x, n)
+			}
+		}
+	}
+	if bad > 0 || r.completed != len(sent) {
+		r.t.Errorf("%d of %d NBLs not completed exactly once; %d completions in all", bad, len(sent), r.completed)
+	}
+}
+
+// --- set-up ----------------------------------------------------------------
+
+// newRuntime returns a strict runtime with the loopback driver registered,
+// closed when the test ends.
+func newRuntime(t *testing.T, drivers ...ndis.MiniportDriver) *ndis.Runtime {
+	t.Helper()
+	rt := ndis.New(
+		ndis.WithVerifier(ndis.VerifierStrict),
+		ndis.WithViolationHandler(func(v ndis.Violation) { t.Errorf("ndis verifier: %s", v) }),
+	)
+	for _, d := range append([]ndis.MiniportDriver{loopback.Driver()}, drivers...) {
+		if err := rt.RegisterMiniportDriver(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := rt.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return rt
+}
+
+// setup adds adapter "loop0" with params and binds a recorder to it.
+func setup(t *testing.T, params map[string]string) (*ndis.Runtime, *ndis.Adapter, *recorder) {
+	t.Helper()
+	rt := newRuntime(t)
+	a, err := rt.AddAdapter(context.Background(), "loop0", "loopback", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, a, bind(t, rt, "rec")
+}
+
+func bind(t *testing.T, rt *ndis.Runtime, name string) *recorder {
+	t.Helper()
+	r := newRecorder(t)
+	if err := rt.RegisterProtocolDriver(r.driver(name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Bind(context.Background(), name, "loop0"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	req := &ndis.OidRequest{Type: typ, OID: o, Buffer: buf}
+	return req, b.OidRequest(ctx, req)
+}
+
+func mustSet(t *testing.T, b *ndis.Binding, o ndis.OID, buf []byte) {
+	t.Helper()
+	if _, s := oid(t, b, ndis.RequestSet, o, buf); s != ndis.StatusSuccess {
+		t.Fatalf("set %s: %s", o, s)
+	}
+}
+
+func setFilter(t *testing.T, b *ndis.Binding, pf uint32) {
+	t.Helper()
+	mustSet(t, b, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(pf))
+}
+
+func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
+	t.Helper()
+	req, s := oid(t, b, ndis.RequestQuery, o, make([]byte, 8))
+	if s != ndis.StatusSuccess || req.BytesWritten != 8 {
+		t.Fatalf("query %s: %s, %d bytes", o, s, req.BytesWritten)
+	}
+	return binary.LittleEndian.Uint64(req.Buffer)
+}
+
+// quiesce pauses and restarts the adapter: a pause completes only once the
+// loopback has transmitted everything and every receive NBL is back, so
+// afterwards every indication of earlier sends has been made.
+func quiesce(t *testing.T, rt *ndis.Runtime) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := rt.PauseAdapter(ctx, "loop0"); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if err := rt.RestartAdapter(ctx, "loop0"); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+}
+
+// --- tests -----------------------------------------------------------------
+
+func TestDriver(t *testing.T) {
+	d := loopback.Driver()
+	if d.Name != "loopback" || d.Version != ndis.Version630 || d.Initialize == nil {
+		t.Fatalf("Driver() = %q %s, Initialize set %v", d.Name, d.Version, d.Initialize != nil)
+	}
+}
+
+// TestEcho: frames come back identical and in order, each sent NBL is
+// completed exactly once, bad lengths fail, and the counters agree.
+func TestEcho(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sent []*ndis.NetBufferList
+	var want [][]byte
+	var badFrames uint64
+	seq := uint32(0)
+	next := func(dst ndis.MacAddress, n int) []byte {
+		seq++
+		return frame(dst, seq, n)
+	}
+	for len(sent) < 600 {
+		k := 1 + rng.IntN(50)
+		chain := make([]*ndis.NetBufferList, 0, k)
+		for range k {
+			dst := ourMAC
+			if rng.IntN(2) == 0 {
+				dst = ndis.BroadcastAddress
+			}
+			var l *ndis.NetBufferList
+			switch rng.IntN(20) {
+			case 0: // several NET_BUFFERs: each is received as its own NBL
+				fs := [][]byte{next(dst, 60), next(dst, 61), next(dst, 1514)}
+				l = ndis.NewNetBufferList(fs...)
+				want = append(want, fs...)
+			case 1: // one frame too long: the whole NBL fails
+				l = ndis.NewNetBufferList(next(dst, 100), next(dst, 1515))
+				badFrames += 2
+			case 2: // shorter than an Ethernet header
+				l = ndis.NewNetBufferList(make([]byte, 13))
+				badFrames++
+			case 3: // no frame at all: completes, nothing received
+				l = ndis.NewNetBufferList()
+			default:
+				f := next(dst, 14+rng.IntN(1501))
+				l = ndis.NewNetBufferList(f)
+				want = append(want, f)
+			}
+			chain = append(chain, l)
+		}
+		sent = append(sent, chain...)
+		r.send(chain...)
+	}
+	r.waitCompleted(len(sent))
+	quiesce(t, rt)
+
+	r.checkCompletedOnce(sent)
+	for _, x := range sent {
+		wantStatus := ndis.StatusSuccess
+		for _, f := range x.Frames {
+			if len(f) < 14 || len(f) > 1514 {
+				wantStatus = ndis.StatusInvalidLength
+			}
+		}
+		if x.Status != wantStatus {
+			t.Errorf("NBL with frames of %d bytes: status %s, want %s", len(x.Frames), x.Status, wantStatus)
+		}
+	}
+	got := r.received()
+	if len(got) != len(want) {
+		t.Fatalf("received %d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("frame %d differs:\n got % x\nwant % x", i, got[i][:min(32, len(got[i]))], want[i][:min(32, len(want[i]))])
+		}
+	}
+	n := uint64(len(want))
+	if x := counter(t, r.b, ndis.OIDGenXmitOK); x != n {
+		t.Errorf("OID_GEN_XMIT_OK = %d, want %d", x, n)
+	}
+	if x := counter(t, r.b, ndis.OIDGenRcvOK); x != n {
+		t.Errorf("OID_GEN_RCV_OK = %d, want %d", x, n)
+	}
+	if x := counter(t, r.b, loopback.OIDGenXmitError); x != badFrames {
+		t.Errorf("OID_GEN_XMIT_ERROR = %d, want %d", x, badFrames)
+	}
+	if x := counter(t, r.b, loopback.OIDGenRcvNoBuffer); x != 0 {
+		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want 0", x)
+	}
+	st := a.Stats()
+	if st.ReceivedNBLs != n || st.ReturnedNBLs != n || st.SendCompleted != uint64(len(sent)) {
+		t.Errorf("stats: received %d, returned %d, completed %d; want %d, %d, %d",
+			st.ReceivedNBLs, st.ReturnedNBLs, st.SendCompleted, n, n, len(sent))
+	}
+}
+
+// TestPacketFilter: the hardware filter passes only what the filter (the
+// union the runtime sets) accepts; frames it drops never reach the runtime.
+func TestPacketFilter(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	const (
+		D  = ndis.PacketTypeDirected
+		M  = ndis.PacketTypeMulticast
+		AM = ndis.PacketTypeAllMulticast
+		B  = ndis.PacketTypeBroadcast
+		P  = ndis.PacketTypePromiscuous
+	)
+	dsts := []struct {
+		name string
+		mac  ndis.MacAddress
+	}{{"us", ourMAC}, {"other", otherMAC}, {"broadcast", ndis.BroadcastAddress}, {"mcast-in", mcastIn}, {"mcast-out", mcastOut}}
+	cases := []struct {
+		name   string
+		filter uint32
+		list   []ndis.MacAddress
+		want   []string
+	}{
+		{"none", 0, []ndis.MacAddress{mcastIn}, nil},
+		{"directed", D, nil, []string{"us"}},
+		{"broadcast", B, nil, []string{"broadcast"}},
+		{"multicast-empty-list", M, nil, nil},
+		{"multicast", M, []ndis.MacAddress{mcastIn}, []string{"mcast-in"}},
+		{"multicast-broadcast", M | B, []ndis.MacAddress{mcastIn}, []string{"broadcast", "mcast-in"}},
+		{"all-multicast", AM, nil, []string{"mcast-in", "mcast-out"}},
+		{"directed-broadcast", D | B, nil, []string{"us", "broadcast"}},
+		{"promiscuous", P, nil, []string{"us", "other", "broadcast", "mcast-in", "mcast-out"}},
+	}
+	seq := uint32(0)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mustSet(t, r.b, ndis.OID8023MulticastList, ndis.EncodeMulticastList(c.list))
+			setFilter(t, r.b, c.filter)
+			before, rxBefore := len(r.received()), a.Stats().ReceivedNBLs
+			names := map[uint32]string{}
+			var ls []*ndis.NetBufferList
+			for _, d := range dsts {
+				seq++
+				names[seq] = d.name
+				ls = append(ls, ndis.NewNetBufferList(frame(d.mac, seq, 64)))
+			}
+			r.send(ls...)
+			quiesce(t, rt)
+			var got []string
+			for _, f := range r.received()[before:] {
+				got = append(got, names[binary.BigEndian.Uint32(f[14:])])
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("received %v, want %v", got, c.want)
+			}
+			if d := a.Stats().ReceivedNBLs - rxBefore; d != uint64(len(c.want)) {
+				t.Errorf("the loopback indicated %d frames, want %d: the hardware filter let through frames no filter takes", d, len(c.want))
+			}
+		})
+	}
+}
+
+// TestFilterUnion: with two bindings the hardware takes the union of their
+// filters and the runtime sorts the frames out per binding.
+func TestFilterUnion(t *testing.T) {
+	rt, a, ra := setup(t, nil)
+	rb := bind(t, rt, "rec2")
+	setFilter(t, ra.b, ndis.PacketTypeDirected)
+	mustSet(t, rb.b, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn}))
+	setFilter(t, rb.b, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
+
+	ra.send(
+		ndis.NewNetBufferList(frame(ourMAC, 1, 64)),
+		ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 2, 64)),
+		ndis.NewNetBufferList(frame(mcastIn, 3, 64)),
+		ndis.NewNetBufferList(frame(mcastOut, 4, 64)),
+		ndis.NewNetBufferList(frame(otherMAC, 5, 64)),
+	)
+	quiesce(t, rt)
+	seqs := func(r *recorder) (s []uint32) {
+		for _, f := range r.received() {
+			s = append(s, binary.BigEndian.Uint32(f[14:]))
+		}
+		return s
+	}
+	if got := fmt.Sprint(seqs(ra)); got != "[1]" {
+		t.Errorf("binding A (DIRECTED) received %s, want [1]", got)
+	}
+	if got := fmt.Sprint(seqs(rb)); got != "[2 3]" {
+		t.Errorf("binding B (BROADCAST|MULTICAST) received %s, want [2 3]", got)
+	}
+	if st := a.Stats(); st.ReceivedNBLs != 3 || st.ReceiveDropped != 0 {
+		t.Errorf("indicated %d, dropped by the runtime %d; want 3, 0", st.ReceivedNBLs, st.ReceiveDropped)
+	}
+}
+
+func TestParams(t *testing.T) {
+	bad := []struct {
+		params map[string]string
+		key    string
+	}{
+		{map[string]string{"mtu": "abc"}, "mtu"},
+		{map[string]string{"mtu": "67"}, "mtu"},
+		{map[string]string{"mtu": "65536"}, "mtu"},
+		{map[string]string{"mtu": "-1500"}, "mtu"},
+		{map[string]string{"mac": "zz:zz"}, "mac"},
+		{map[string]string{"mac": "01:00:5e:00:00:01"}, "mac"},
+		{map[string]string{"mac": "ff:ff:ff:ff:ff:ff"}, "mac"},
+		{map[string]string{"mac": "00:00:00:00:00:00"}, "mac"},
+		{map[string]string{"mac": "02:00:5e:10:00:00:00:01"}, "mac"}, // EUI-64
+		{map[string]string{"link_speed": "0"}, "link_speed"},
+		{map[string]string{"link_speed": "-1"}, "link_speed"},
+		{map[string]string{"link_speed": "10G"}, "link_speed"},
+		{map[string]string{"link_speed": "18446744073709551615"}, "link_speed"},
+		{map[string]string{"batch": "0"}, "batch"},
+		{map[string]string{"batch": "4097"}, "batch"},
+		{map[string]string{"batch": ""}, "batch"},
+		{map[string]string{"speed": "1"}, "speed"},
+		{map[string]string{"mtu": "9000", "zz": "1"}, "zz"},
+	}
+	rt := newRuntime(t)
+	for i, c := range bad {
+		name := fmt.Sprintf("bad%d", i)
+		a, err := rt.AddAdapter(context.Background(), name, "loopback", c.params)
+		if err == nil {
+			t.Errorf("AddAdapter(%v) succeeded", c.params)
+			_ = rt.RemoveAdapter(context.Background(), a.Name())
+			continue
+		}
+		if !errors.Is(err, ndis.StatusInvalidParameter) {
+			t.Errorf("AddAdapter(%v) = %v; not NDIS_STATUS_INVALID_PARAMETER", c.params, err)
+		}
+		var pe *loopback.ParamError
+		if !errors.As(err, &pe) || pe.Key != c.key {
+			t.Errorf("AddAdapter(%v) = %v; want a ParamError for %q", c.params, err, c.key)
+		}
+	}
+
+	params := map[string]string{"mtu": "9000", "mac": "0a-1b-2c-3d-4e-5f", "link_speed": "1000000000", "batch": "8"}
+	a, err := rt.AddAdapter(context.Background(), "loop0", "loopback", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bind(t, rt, "rec")
+	mac := ndis.MacAddress{0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f}
+	if a.MacAddress() != mac {
+		t.Errorf("MAC %s, want %s", a.MacAddress(), mac)
+	}
+	if l := a.Link(); l.MediaConnectState != ndis.MediaConnectStateConnected || l.MediaDuplexState != ndis.MediaDuplexStateFull ||
+		l.XmitLinkSpeed != 1e9 || l.RcvLinkSpeed != 1e9 {
+		t.Errorf("link %+v", l)
+	}
+	query := func(o ndis.OID, n int) []byte {
+		req, s := oid(t, r.b, ndis.RequestQuery, o, make([]byte, n))
+		if s != ndis.StatusSuccess {
+			t.Fatalf("query %s: %s", o, s)
+		}
+		return req.Buffer[:req.BytesWritten]
+	}
+	if v := binary.LittleEndian.Uint32(query(ndis.OIDGenMaximumFrameSize, 4)); v != 9000 {
+		t.Errorf("OID_GEN_MAXIMUM_FRAME_SIZE = %d", v)
+	}
+	if v := binary.LittleEndian.Uint32(query(ndis.OIDGenMaximumTotalSize, 4)); v != 9014 {
+		t.Errorf("OID_GEN_MAXIMUM_TOTAL_SIZE = %d", v)
+	}
+	if v := query(ndis.OID8023CurrentAddress, 6); !bytes.Equal(v, mac[:]) {
+		t.Errorf("OID_802_3_CURRENT_ADDRESS = % x", v)
+	}
+	if v := query(ndis.OID8023PermanentAddress, 6); !bytes.Equal(v, mac[:]) {
+		t.Errorf("OID_802_3_PERMANENT_ADDRESS = % x", v)
+	}
+	if ls, s := ndis.ParseLinkState(query(ndis.OIDGenLinkState, ndis.LinkStateSize)); s != ndis.StatusSuccess ||
+		ls.MediaConnectState != ndis.MediaConnectStateConnected || ls.XmitLinkSpeed != 1e9 {
+		t.Errorf("OID_GEN_LINK_STATE = %+v, %s", ls, s)
+	}
+
+	// The MTU bounds the frames; batch bounds the receive indications.
+	setFilter(t, r.b, ndis.PacketTypeDirected)
+	big, tooBig := ndis.NewNetBufferList(frame(mac, 1, 9014)), ndis.NewNetBufferList(frame(mac, 2, 9015))
+	var small []*ndis.NetBufferList
+	for i := range 20 {
+		small = append(small, ndis.NewNetBufferList(frame(mac, uint32(3+i), 64)))
+	}
+	r.send(append([]*ndis.NetBufferList{big, tooBig}, small...)...)
+	r.waitCompleted(22)
+	quiesce(t, rt)
+	if big.Status != ndis.StatusSuccess || tooBig.Status != ndis.StatusInvalidLength {
+		t.Errorf("9014-byte frame: %s; 9015-byte frame: %s", big.Status, tooBig.Status)
+	}
+	if got := len(r.received()); got != 21 {
+		t.Errorf("received %d frames, want 21", got)
+	}
+	r.mu.Lock()
+	if r.maxChain > 8 {
+		t.Errorf("a receive indication carried %d NBLs; batch is 8", r.maxChain)
+	}
+	r.mu.Unlock()
+}
+
+// captureDriver is the loopback driver under another name, which hands the
+// test the Miniport its Initialize returns.
+func captureDriver(name string, got *ndis.Miniport) ndis.MiniportDriver {
+	d := loopback.Driver()
+	init := d.Initialize
+	d.Name = name
+	d.Initialize = func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+		mp, err := init(a, p)
+		*got = mp
+		return mp, err
+	}
+	return d
+}
+
+func TestOIDs(t *testing.T) {
+	var mp ndis.Miniport
+	rt := newRuntime(t, captureDriver("loopback-capture", &mp))
+	if _, err := rt.AddAdapter(context.Background(), "loop0", "loopback-capture", nil); err != nil {
+		t.Fatal(err)
+	}
+	r := bind(t, rt, "rec")
+
+	cases := []struct {
+		name       string
+		typ        ndis.RequestType
+		oid        ndis.OID
+		buf        []byte
+		status     ndis.Status
+		written    int
+		needed     int
+		throughMp  bool // ask the miniport directly: the runtime screens these
+		wantBuffer []byte
+	}{
+		{name: "unknown query", typ: ndis.RequestQuery, oid: 0x00010203, buf: make([]byte, 64), status: ndis.StatusInvalidOid},
+		{name: "unknown set", typ: ndis.RequestSet, oid: 0x00010203, buf: make([]byte, 4), status: ndis.StatusInvalidOid},
+		{name: "set of a statistic", typ: ndis.RequestSet, oid: ndis.OIDGenXmitOK, buf: make([]byte, 8), status: ndis.StatusInvalidOid},
+		{name: "method", typ: ndis.RequestMethod, oid: ndis.OIDGenXmitOK, buf: make([]byte, 8), status: ndis.StatusInvalidOid},
+		{name: "xmit ok 64-bit", typ: ndis.RequestQuery, oid: ndis.OIDGenXmitOK, buf: make([]byte, 12), written: 8, wantBuffer: make([]byte, 8)},
+		{name: "xmit ok 32-bit", typ: ndis.RequestQuery, oid: ndis.OIDGenXmitOK, buf: make([]byte, 4), written: 4, needed: 8, wantBuffer: make([]byte, 4)},
+		{name: "rcv ok short", typ: ndis.RequestQuery, oid: ndis.OIDGenRcvOK, buf: make([]byte, 2), status: ndis.StatusBufferTooShort, needed: 8},
+		{name: "lookahead", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentLookahead, buf: ndis.Ulong(256), written: 4},
+		{name: "lookahead short", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentLookahead, buf: make([]byte, 3), status: ndis.StatusInvalidLength, needed: 4},
+		{name: "filter short", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: make([]byte, 2), status: ndis.StatusInvalidLength, needed: 4},
+		{name: "filter short at miniport", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: make([]byte, 3), status: ndis.StatusInvalidLength, needed: 4, throughMp: true},
+		{name: "filter unsupported", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: ndis.Ulong(ndis.PacketTypeSMT), status: ndis.StatusNotSupported},
+		{name: "filter unsupported at miniport", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: ndis.Ulong(ndis.PacketTypeAllLocal), status: ndis.StatusNotSupported, throughMp: true},
+		{name: "multicast ragged", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: make([]byte, 13), status: ndis.StatusInvalidLength, needed: 12},
+		{name: "multicast ragged at miniport", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: make([]byte, 7), status: ndis.StatusInvalidLength, needed: 6, throughMp: true},
+		{name: "multicast unicast at miniport", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: ourMAC[:], status: ndis.StatusInvalidData, throughMp: true},
+		{name: "multicast full", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: manyMulticast(33), status: ndis.StatusMulticastFull},
+		{name: "multicast full at miniport", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: manyMulticast(33), status: ndis.StatusMulticastFull, throughMp: true},
+		{name: "multicast 32", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: manyMulticast(32), written: 32 * 6},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := &ndis.OidRequest{Type: c.typ, OID: c.oid, Buffer: c.buf}
+			var s ndis.Status
+			if c.throughMp {
+				s = mp.OidRequest(req) // every answer of the loopback is inline
+			} else {
+				req, s = oid(t, r.b, c.typ, c.oid, c.buf)
+			}
+			if s != c.status || req.BytesNeeded != c.needed || (s == ndis.StatusSuccess && req.BytesWritten != c.written) {
+				t.Errorf("status %s, written %d, needed %d; want %s, %d, %d", s, req.BytesWritten, req.BytesNeeded, c.status, c.written, c.needed)
+			}
+			if c.wantBuffer != nil && !bytes.Equal(req.Buffer[:req.BytesWritten], c.wantBuffer) {
+				t.Errorf("buffer % x, want % x", req.Buffer[:req.BytesWritten], c.wantBuffer)
+			}
+		})
+	}
+}
+
+func manyMulticast(n int) []byte {
+	list := make([]ndis.MacAddress, n)
+	for i := range list {
+		list[i] = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x01, byte(i)}
+	}
+	return ndis.EncodeMulticastList(list)
+}
+
+// TestPoolExhaustion: with every receive NBL held by the protocol, sends
+// still complete and the frames are dropped and counted.
+func TestPoolExhaustion(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	r.hold.Store(true)
+	const extra = 10
+	var sent []*ndis.NetBufferList
+	for len(sent) < loopback.PoolLimit+extra {
+		chain := make([]*ndis.NetBufferList, 0, 100)
+		for range 100 {
+			chain = append(chain, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, uint32(len(sent)), 60)))
+			sent = append(sent, chain[len(chain)-1])
+			if len(sent) == loopback.PoolLimit+extra {
+				break
+			}
+		}
+		r.send(chain...)
+	}
+	r.waitCompleted(len(sent))
+	r.waitUntil("the pool's worth of receives", func() bool { return len(r.frames) >= loopback.PoolLimit })
+	r.checkCompletedOnce(sent)
+	if n := r.statusCount(ndis.StatusSuccess); n != len(sent) {
+		t.Errorf("%d sends succeeded, want %d", n, len(sent))
+	}
+	if n := counter(t, r.b, loopback.OIDGenRcvNoBuffer); n != extra {
+		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want %d", n, extra)
+	}
+	if n := a.Stats().ReceivedNBLs; n != loopback.PoolLimit {
+		t.Errorf("indicated %d, want %d", n, loopback.PoolLimit)
+	}
+
+	// Give them back: the loopback receives again.
+	r.hold.Store(false)
+	r.releaseHeld()
+	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1<<30, 60)))
+	quiesce(t, rt)
+	if n := len(r.received()); n != loopback.PoolLimit+1 {
+		t.Errorf("received %d frames, want %d", n, loopback.PoolLimit+1)
+	}
+}
+
+// traffic runs senders that keep up to 256 NBLs in flight on r's binding, in
+// chains of 1..32 broadcast frames, until stop is called. stop returns every
+// NBL they sent.
+func traffic(t *testing.T, r *recorder, senders int) (stop func() []*ndis.NetBufferList) {
+	r.slots = make(chan struct{}, 256)
+	var quit atomic.Bool
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var all []*ndis.NetBufferList
+	var seq atomic.Uint32
+	for i := range senders {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			var mine []*ndis.NetBufferList
+			defer func() {
+				mu.Lock()
+				all = append(all, mine...)
+				mu.Unlock()
+			}()
+			for !quit.Load() {
+				k := 1 + rng.IntN(32)
+				chain := make([]*ndis.NetBufferList, k)
+				for j := range chain {
+					select {
+					case r.slots <- struct{}{}:
+					default:
+						select {
+						case r.slots <- struct{}{}:
+						case <-time.After(waitLimit):
+							t.Errorf("sender: no completion for %s", waitLimit)
+							return
+						}
+					}
+					chain[j] = ndis.NewNetBufferList(frame(ndis.BroadcastAddress, seq.Add(1), 60+rng.IntN(100)))
+				}
+				mine = append(mine, chain...)
+				r.send(chain...)
+			}
+		})
+	}
+	return func() []*ndis.NetBufferList {
+		quit.Store(true)
+		wg.Wait()
+		return all
+	}
+}
+
+// checkReceivedOnce checks that no frame was received twice.
+func checkReceivedOnce(t *testing.T, r *recorder) {
+	t.Helper()
+	seen := map[uint32]bool{}
+	for _, f := range r.received() {
+		s := binary.BigEndian.Uint32(f[14:])
+		if seen[s] {
+			t.Fatalf("frame %d received twice", s)
+		}
+		seen[s] = true
+	}
+}
+
+// TestPauseRestartRemoveWithTraffic: pauses complete with traffic flowing,
+// nothing is indicated while paused, and removal completes every send.
+func TestPauseRestartRemoveWithTraffic(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	stop := traffic(t, r, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for range 20 {
+		n := r.statusCount(ndis.StatusSuccess)
+		r.waitUntil("traffic", func() bool { return r.byStatus[ndis.StatusSuccess] > n+100 })
+		if err := rt.PauseAdapter(ctx, "loop0"); err != nil {
+			t.Fatal(err)
+		}
+		if s := a.State(); s != ndis.AdapterPaused {
+			t.Fatalf("state %s after pause", s)
+		}
+		rx, ind := len(r.received()), a.Stats().ReceivedNBLs
+		time.Sleep(2 * time.Millisecond) // senders keep trying meanwhile
+		if len(r.received()) != rx || a.Stats().ReceivedNBLs != ind {
+			t.Fatal("the loopback indicated receives while paused")
+		}
+		if err := rt.RestartAdapter(ctx, "loop0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := r.statusCount(ndis.StatusSuccess)
+	r.waitUntil("traffic", func() bool { return r.byStatus[ndis.StatusSuccess] > n+100 })
+	if err := rt.RemoveAdapter(ctx, "loop0"); err != nil {
+		t.Fatal(err)
+	}
+	sent := stop()
+	r.checkCompletedOnce(sent)
+	r.mu.Lock()
+	for s, n := range r.byStatus {
+		switch s {
+		case ndis.StatusSuccess, ndis.StatusPaused, ndis.StatusClosing:
+		default:
+			t.Errorf("%d sends completed with %s", n, s)
+		}
+	}
+	ok, paused := r.byStatus[ndis.StatusSuccess], r.byStatus[ndis.StatusPaused]
+	r.mu.Unlock()
+	// Every frame sent successfully was received, the last ones while the
+	// removal's pause drained them.
+	if got := len(r.received()); got != ok {
+		t.Errorf("received %d frames; %d were sent successfully", got, ok)
+	}
+	checkReceivedOnce(t, r)
+	if paused == 0 {
+		t.Error("no send met a paused adapter")
+	}
+	t.Logf("%d sent, %d ok, %d paused", len(sent), ok, paused)
+}
+
+// TestResetWithTraffic: operator resets while traffic flows; RESET_START and
+// RESET_END alternate and every send is completed once.
+func TestResetWithTraffic(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	stop := traffic(t, r, 2)
+	const resets = 10
+	for i := range resets {
+		n := r.statusCount(ndis.StatusSuccess)
+		r.waitUntil("traffic", func() bool { return r.byStatus[ndis.StatusSuccess] > n+100 })
+		if err := rt.ResetAdapter("loop0"); err != nil {
+			t.Fatal(err)
+		}
+		r.waitUntil("RESET_END", func() bool {
+			ends := 0
+			for _, e := range r.statuses {
+				if e.code == ndis.StatusResetEnd {
+					ends++
+				}
+			}
+			return ends == i+1
+		})
+	}
+	sent := stop()
+	quiesce(t, rt)
+
+	r.checkCompletedOnce(sent)
+	r.mu.Lock()
+	for s, n := range r.byStatus {
+		switch s {
+		case ndis.StatusSuccess, ndis.StatusResetInProgress, ndis.StatusRequestAborted:
+		default:
+			t.Errorf("%d sends completed with %s", n, s)
+		}
+	}
+	ok := r.byStatus[ndis.StatusSuccess]
+	var seq []string
+	for _, e := range r.statuses {
+		seq = append(seq, e.code.String())
+		if e.code == ndis.StatusResetEnd {
+			if len(e.payload) != 4 || ndis.Status(binary.LittleEndian.Uint32(e.payload)) != ndis.StatusSuccess {
+				t.Errorf("RESET_END payload % x, want NDIS_STATUS_SUCCESS", e.payload)
+			}
+		}
+	}
+	t.Logf("%d sent, %v", len(sent), r.byStatus)
+	r.mu.Unlock()
+	if len(seq) != 2*resets {
+		t.Fatalf("status indications %v, want %d RESET_START/RESET_END pairs", seq, resets)
+	}
+	for i, s := range seq {
+		if want := [2]string{"NDIS_STATUS_RESET_START", "NDIS_STATUS_RESET_END"}[i%2]; s != want {
+			t.Fatalf("status indication %d is %s, want %s (%v)", i, s, want, seq)
+		}
+	}
+	// A frame sent successfully is either received or was indicated during
+	// a reset, when the runtime returns it at once (R12).
+	st := a.Stats()
+	if got := uint64(len(r.received())) + st.ReceiveDuringReset; got != uint64(ok) {
+		t.Errorf("received %d + %d during resets; %d were sent successfully", len(r.received()), st.ReceiveDuringReset, ok)
+	}
+	checkReceivedOnce(t, r)
+	if p := st.Resets[ndis.CauseOperator].Performed; p != resets {
+		t.Errorf("%d operator resets performed, want %d", p, resets)
+	}
+}
+
+// TestResetAbortsHeldSends: sends the interrupt goroutine has not taken when
+// the reset comes are completed with NDIS_STATUS_REQUEST_ABORTED; the chain
+// it is transmitting finishes normally before the reset completes.
+func TestResetAbortsHeldSends(t *testing.T) {
+	entered, release, took := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	remove := loopback.SetTestHooks(func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}, func() { close(took) })
+	defer remove()
+
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	mk := func(n int) []*ndis.NetBufferList {
+		ls := make([]*ndis.NetBufferList, n)
+		for i := range ls {
+			ls[i] = ndis.NewNetBufferList(frame(ndis.BroadcastAddress, uint32(i), 60))
+		}
+		return ls
+	}
+	first, second := mk(4), mk(3)
+	r.send(first...)
+	<-entered // the interrupt goroutine holds the first chain
+	r.send(second...)
+	if err := rt.ResetAdapter("loop0"); err != nil {
+		t.Fatal(err)
+	}
+	<-took // Reset has taken the second chain and waits for the first
+	close(release)
+	r.waitUntil("RESET_END", func() bool { return len(r.statuses) == 2 })
+	r.checkCompletedOnce(append(first, second...))
+	for _, x := range first {
+		if x.Status != ndis.StatusSuccess {
+			t.Errorf("transmitting NBL completed with %s", x.Status)
+		}
+	}
+	for _, x := range second {
+		if x.Status != ndis.StatusRequestAborted {
+			t.Errorf("held NBL completed with %s", x.Status)
+		}
+	}
+	if n := counter(t, r.b, loopback.OIDGenXmitError); n != 3 {
+		t.Errorf("OID_GEN_XMIT_ERROR = %d, want 3", n)
+	}
+	// The first chain was indicated during the reset: returned at once.
+	if st := a.Stats(); st.ReceiveDuringReset != 4 || len(r.received()) != 0 {
+		t.Errorf("%d receives during the reset, %d delivered; want 4, 0", st.ReceiveDuringReset, len(r.received()))
+	}
+	// Traffic flows again.
+	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 99, 60)))
+	quiesce(t, rt)
+	if n := len(r.received()); n != 1 {
+		t.Errorf("received %d frames after the reset, want 1", n)
+	}
+}
+
+// TestPauseWaitsForReturns: a pause does not complete while a protocol
+// holds receive NBLs.
+func TestPauseWaitsForReturns(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	r.hold.Store(true)
+	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
+	r.waitUntil("a receive", func() bool { return len(r.frames) == 1 })
+	done := make(chan error, 1)
+	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
+	time.Sleep(5 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
+	default:
+	}
+	if s := a.State(); s != ndis.AdapterPausing {
+		t.Errorf("state %s, want Pausing", s)
+	}
+	r.releaseHeld()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("pause did not complete once the NBL was returned")
+	}
+}
