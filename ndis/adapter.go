@@ -338,7 +338,7 @@ func (a *Adapter) pauseLocked(op *lifeOp) bool {
 		a.mu.Unlock()
 		return true
 	default:
-		if !a.pauseDone || a.gate.Load()&gateInflightMask != 0 {
+		if !a.pauseDone || a.inflight() != 0 {
 			a.mu.Unlock()
 			return false // PauseComplete or the last send completion kicks us
 		}

@@ -10,26 +10,32 @@ import (
 //
 //	bits  0–23  senders inside the gate (between the check and the
 //	            return of MiniportSendNetBufferLists)
-//	bits 24–55  NBLs in flight: handed to the miniport, not yet completed
 //	bit  56     sends closed: the adapter is not Running
 //	bit  57     reset: a reset is starting or running
 //	bit  58     receives closed: the adapter is neither Running nor Pausing
 //
-// A sender adds itself and its NBLs in one atomic add; if a closed bit is
-// set it backs out and completes the batch inline. The work goroutine closes
-// the gate with an atomic or, then waits for the sender count (a reset, a
-// pause) or the in-flight count (a pause, a halt) to reach zero: whoever
-// brings a count to zero while the gate is closed kicks it.
+// A sender adds itself in one atomic add; if a closed bit is set it backs
+// out and completes the batch inline. The work goroutine closes the gate
+// with an atomic or, then waits for the sender count (a reset, a pause) to
+// reach zero: the last sender out of a closed gate kicks it. NBLs in flight
+// at the miniport are the difference of two counters, sent and completed;
+// a completion that brings it to zero behind a closed gate kicks the work
+// goroutine too (a pause, a halt wait for it).
 const (
-	gateSenderOne     = 1
-	gateSenderMask    = 1<<24 - 1
-	gateInflightShift = 24
-	gateInflightMask  = (1<<32 - 1) << gateInflightShift
-	gateSendClosed    = 1 << 56
-	gateReset         = 1 << 57
-	gateRecvClosed    = 1 << 58
-	gateClosedMask    = 0xFF << 56
+	gateSenderOne  = 1
+	gateSenderMask = 1<<24 - 1
+	gateSendClosed = 1 << 56
+	gateReset      = 1 << 57
+	gateRecvClosed = 1 << 58
+	gateClosedMask = 0xFF << 56
 )
+
+// inflight returns how many NBLs the miniport holds: sent and not yet
+// completed. Exact once the gate is closed and its senders are out.
+func (a *Adapter) inflight() uint64 {
+	completed := a.stats.sendCompleted.Load() // first: it never passes sent
+	return a.stats.sentNBLs.Load() - completed
+}
 
 // rxState is what the receive path reads without locks.
 type rxState struct {
@@ -63,11 +69,16 @@ func (b *Binding) SendNetBufferLists(l *NetBufferList) {
 		b.rejectSend(l, StatusClosing)
 		return
 	}
-	b.inflight.Add(int64(n))
-	v := a.gate.Add(gateSenderOne + n<<gateInflightShift)
+	// Check before entering, so that senders bouncing off a closed gate
+	// never hold up the work goroutine waiting for it to empty; check again
+	// after, for a gate that closed in between.
+	v := a.gate.Load()
+	if v&(gateSendClosed|gateReset) == 0 {
+		if v = a.gate.Add(gateSenderOne); v&(gateSendClosed|gateReset) != 0 {
+			a.leaveGate()
+		}
+	}
 	if v&(gateSendClosed|gateReset) != 0 {
-		a.gateSub(gateSenderOne + n<<gateInflightShift)
-		b.inflight.Add(-int64(n))
 		s := StatusPaused
 		if v&gateReset != 0 {
 			s = StatusResetInProgress
@@ -76,11 +87,12 @@ func (b *Binding) SendNetBufferLists(l *NetBufferList) {
 		b.rejectSend(l, s)
 		return
 	}
+	b.inflight.Add(int64(n))
 	a.stats.sentNBLs.Add(n)
 	a.stats.sentFrames.Add(frames)
 	a.stats.sentBytes.Add(bytes)
 	a.mp.SendNetBufferLists(l)
-	a.gateSub(gateSenderOne)
+	a.leaveGate()
 }
 
 // rejectSend completes a chain that never reached the miniport.
@@ -92,14 +104,11 @@ func (b *Binding) rejectSend(l *NetBufferList, s Status) {
 	b.protocol.SendNetBufferListsComplete(l)
 }
 
-// gateSub subtracts d from the gate and kicks the work goroutine when that
-// empties a count it may be waiting for.
-func (a *Adapter) gateSub(d uint64) {
-	v := a.gate.Add(-d)
-	if v&gateClosedMask == 0 {
-		return
-	}
-	if (d&gateSenderMask != 0 && v&gateSenderMask == 0) || (d&gateInflightMask != 0 && v&gateInflightMask == 0) {
+// leaveGate takes a sender out of the gate and kicks the work goroutine
+// when it is the last one out of a closed gate.
+func (a *Adapter) leaveGate() {
+	v := a.gate.Add(^uint64(0))
+	if v&gateClosedMask != 0 && v&gateSenderMask == 0 {
 		a.kick()
 	}
 }
@@ -139,11 +148,13 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	}
 	owner.completeSends(run)
 	if n != 0 {
-		a.stats.sendCompleted.Add(n)
 		if failed != 0 {
 			a.stats.sendFailed.Add(failed)
 		}
-		a.gateSub(n << gateInflightShift)
+		completed := a.stats.sendCompleted.Add(n)
+		if a.gate.Load()&gateClosedMask != 0 && completed == a.stats.sentNBLs.Load() {
+			a.kick() // a pause or a halt may wait for the last completion
+		}
 	}
 }
 

@@ -105,7 +105,7 @@ func (a *Adapter) timedChecksLocked(now time.Time) []Violation {
 
 	w := &a.watch
 	sent, completed := a.stats.sentNBLs.Load(), a.stats.sendCompleted.Load()
-	inflight := (a.gate.Load() & gateInflightMask) >> gateInflightShift
+	inflight := a.inflight()
 	w.samples = append(w.samples, sendSample{at: now, sent: sent})
 	// Keep one sample older than the limit: the newest such.
 	for len(w.samples) > 1 && now.Sub(w.samples[1].at) >= timedDataSend {

@@ -358,7 +358,7 @@ func (a *Adapter) resetCompletedLocked() bool {
 		a.rs.timer = nil
 	}
 	var problems []string
-	if n := (a.gate.Load() & gateInflightMask) >> gateInflightShift; n != 0 {
+	if n := a.inflight(); n != 0 {
 		problems = append(problems, fmt.Sprintf("%d sends", n))
 	}
 	if e := a.oidActive; e != nil && e.dispatched && e.b != nil {

@@ -54,17 +54,18 @@ type Fake struct {
 	// Adapter is the adapter the fake was initialized for.
 	Adapter *ndis.Adapter
 
-	mu       sync.Mutex
-	calls    []string
-	held     []*ndis.NetBufferList
-	oids     []*ndis.OidRequest // pending at the fake
-	sets     []ndis.OidRequest  // every set, in order, with a copy of its buffer
-	resets   int
-	inReset  bool
-	duringRs int // sends that arrived while Reset ran
-	halted   bool
-	returned map[*ndis.NetBufferList]int
-	lent     map[*ndis.NetBufferList]bool
+	completeMu sync.Mutex // serialises CompleteHeld, so Reset waits for an interrupt in progress
+	mu         sync.Mutex
+	calls      []string
+	held       []*ndis.NetBufferList
+	oids       []*ndis.OidRequest // pending at the fake
+	sets       []ndis.OidRequest  // every set, in order, with a copy of its buffer
+	resets     int
+	inReset    bool
+	duringRs   int // sends that arrived while Reset ran
+	halted     bool
+	returned   map[*ndis.NetBufferList]int
+	lent       map[*ndis.NetBufferList]bool
 }
 
 // NewFake returns a fake with the default behaviour.
@@ -197,8 +198,13 @@ func (f *Fake) Held() int {
 	return len(f.held)
 }
 
-// CompleteHeld completes every held send with s, in one chain.
+// CompleteHeld completes every held send with s, in one chain. Calls are
+// serialised: one that finds nothing held returns only after a concurrent
+// one has handed its chain back, as a driver's reset waits for its
+// interrupt handler.
 func (f *Fake) CompleteHeld(s ndis.Status) int {
+	f.completeMu.Lock()
+	defer f.completeMu.Unlock()
 	f.mu.Lock()
 	held := f.held
 	f.held = nil
