@@ -252,8 +252,9 @@ type miniport struct {
 	// Counters, in frames.
 	xmitOK, xmitError, rcvOK, rcvNoBuffer atomic.Uint64
 
-	rxHeld  atomic.Int64 // receive NBLs indicated and not yet returned
-	pausing atomic.Bool  // Pause answered StatusPending; PauseComplete is due
+	pausing atomic.Bool // Pause answered StatusPending; PauseComplete is due
+
+	accepted [][]byte // interrupt goroutine only: transmit's scratch list
 
 	wake chan struct{} // capacity 1: sends are pending, or a pause may be done
 	stop chan struct{} // closed by Halt
@@ -305,10 +306,9 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 // ReturnNetBufferLists is MiniportReturnNetBufferLists: received NBLs go back
 // to the pool. It never blocks.
 func (m *miniport) ReturnNetBufferLists(l *ndis.NetBufferList) {
-	n := int64(l.Len())
 	m.pool.Put(l)
-	if m.rxHeld.Add(-n) == 0 && m.pausing.Load() {
-		m.signal()
+	if m.pausing.Load() {
+		m.signal() // the pause may wait for these
 	}
 }
 
@@ -357,15 +357,17 @@ func (m *miniport) service() {
 }
 
 // maybeCompletePause calls PauseComplete once a pause is pending, nothing is
-// left to transmit and every indicated NBL is back. Interrupt goroutine only.
+// left to transmit and every indicated NBL is back in the pool (outside
+// transmit, the pool's outstanding NBLs are exactly those indicated and not
+// returned). Interrupt goroutine only.
 func (m *miniport) maybeCompletePause() {
-	if !m.pausing.Load() || m.rxHeld.Load() != 0 {
+	if !m.pausing.Load() {
 		return
 	}
 	m.mu.Lock()
 	drained := m.head == nil && !m.busy
 	m.mu.Unlock()
-	if drained && m.pausing.CompareAndSwap(true, false) {
+	if drained && m.pool.Outstanding() == 0 && m.pausing.CompareAndSwap(true, false) {
 		m.a.PauseComplete()
 	}
 }
@@ -381,8 +383,9 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 		mcast = *p
 	}
 
-	// First pass: check lengths, count the frames to receive.
-	want := 0
+	// Check the lengths and run the filter: the frames to receive.
+	accepted := m.accepted[:0]
+	var sent, failed uint64
 	for x := l; x != nil; x = x.Next {
 		x.Status = ndis.StatusSuccess
 		for _, f := range x.Frames {
@@ -391,24 +394,6 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 				break
 			}
 		}
-		if x.Status != ndis.StatusSuccess || pf == 0 {
-			continue
-		}
-		for _, f := range x.Frames {
-			if m.accepts(pf, mcast, f) {
-				want++
-			}
-		}
-	}
-	var free *ndis.NetBufferList
-	if want > 0 {
-		free, _ = m.pool.Get(want)
-	}
-
-	// Second pass: copy the accepted frames into receive NBLs.
-	var head, tail *ndis.NetBufferList
-	var sent, failed, received, dropped uint64
-	for x := l; x != nil; x = x.Next {
 		if x.Status != ndis.StatusSuccess {
 			failed += uint64(len(x.Frames))
 			continue
@@ -418,62 +403,65 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 			continue
 		}
 		for _, f := range x.Frames {
-			if !m.accepts(pf, mcast, f) {
-				continue
+			if m.accepts(pf, mcast, f) {
+				accepted = append(accepted, f)
 			}
-			r := free
-			if r == nil {
-				dropped++
-				continue
-			}
-			free = r.Next
-			r.Next = nil
-			r.Frames[0] = r.Frames[0][:copy(r.Frames[0], f)]
-			if head == nil {
-				head = r
-			} else {
-				tail.Next = r
-			}
-			tail = r
-			received++
 		}
 	}
-	if free != nil { // the filter changed nothing between the passes; never happens
-		m.pool.Put(free)
+
+	// Copy them into receive NBLs while the sends are still ours.
+	var head *ndis.NetBufferList
+	received := 0
+	if len(accepted) > 0 {
+		head, received = m.pool.Get(len(accepted))
+		r := head
+		for _, f := range accepted[:received] {
+			r.Frames[0] = r.Frames[0][:copy(r.Frames[0], f)]
+			r = r.Next
+		}
+		clear(accepted) // hold no reference to the senders' buffers
 	}
+	m.accepted = accepted[:0]
 	m.xmitOK.Add(sent)
 	if failed != 0 {
 		m.xmitError.Add(failed)
 	}
-	if dropped != 0 {
-		m.rcvNoBuffer.Add(dropped)
+	if dropped := len(accepted) - received; dropped > 0 {
+		m.rcvNoBuffer.Add(uint64(dropped))
 	}
 
 	m.a.SendNetBufferListsComplete(l)
 
-	m.rcvOK.Add(received)
+	if head == nil {
+		return
+	}
+	m.rcvOK.Add(uint64(received))
 	for head != nil {
-		chunk, t, n := head, head, 1
-		for n < m.cfg.batch && t.Next != nil {
+		chunk, t := head, head
+		for n := 1; n < m.cfg.batch && t.Next != nil; n++ {
 			t = t.Next
-			n++
 		}
 		head, t.Next = t.Next, nil
-		m.rxHeld.Add(int64(n))
 		m.a.IndicateReceiveNetBufferLists(chunk, 0)
 	}
 }
 
-// accepts is the hardware receive filter (the rules of the runtime's
-// per-binding filter, applied to the union the runtime sets). pf is not 0.
-func (m *miniport) accepts(pf uint32, mcast []ndis.MacAddress, frame []byte) bool {
-	if pf&ndis.PacketTypePromiscuous != 0 {
-		return true
-	}
-	dst := ndis.MacAddress(frame[:6])
+// accepts is the hardware receive filter: the rules of the runtime's
+// per-binding filter, applied to the union the runtime sets. pf is not 0
+// and the frame holds an Ethernet header.
+func (m *miniport) accepts(pf uint32, mcast []ndis.MacAddress, f []byte) bool {
 	switch {
-	case !dst.IsMulticast():
-		return pf&ndis.PacketTypeDirected != 0 && dst == m.cfg.mac
+	case pf&ndis.PacketTypePromiscuous != 0:
+		return true
+	case f[0]&1 == 0:
+		return pf&ndis.PacketTypeDirected != 0 && ndis.MacAddress(f[:6]) == m.cfg.mac
+	}
+	return acceptsGroup(pf, mcast, ndis.MacAddress(f[:6]))
+}
+
+// acceptsGroup filters a frame sent to a group address.
+func acceptsGroup(pf uint32, mcast []ndis.MacAddress, dst ndis.MacAddress) bool {
+	switch {
 	case dst == ndis.BroadcastAddress:
 		return pf&ndis.PacketTypeBroadcast != 0
 	case pf&ndis.PacketTypeAllMulticast != 0:
