@@ -55,6 +55,7 @@ type Adapter struct {
 	hangTimer  Timer
 	tickDue    bool
 	events     []Event // emitted by the work goroutine after unlocking
+	eventSpare []Event // the other event buffer, while events fills
 	exiting    bool
 	// Completion bookkeeping for the miniport's asynchronous answers.
 	pauseOutstanding   bool
@@ -210,14 +211,24 @@ func (a *Adapter) step() bool {
 	return progressed
 }
 
+// flushEvents emits the events queued under the lock. Work goroutine only;
+// the two event buffers take turns, so steady state allocates nothing.
 func (a *Adapter) flushEvents() {
 	a.mu.Lock()
 	evs := a.events
-	a.events = nil
+	if len(evs) == 0 {
+		a.mu.Unlock()
+		return
+	}
+	a.events, a.eventSpare = a.eventSpare, nil
 	a.mu.Unlock()
 	for _, ev := range evs {
 		a.emit(ev)
 	}
+	clear(evs)
+	a.mu.Lock()
+	a.eventSpare = evs[:0]
+	a.mu.Unlock()
 }
 
 // stepLifecycle advances the life-cycle operation in progress, or starts

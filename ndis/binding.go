@@ -56,7 +56,7 @@ func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver) (*Binding, error)
 			a.mu.Unlock()
 			break
 		}
-		done := a.rs.done
+		done := a.resetDoneLocked()
 		a.mu.Unlock()
 		select {
 		case <-done:
@@ -144,9 +144,9 @@ func (b *Binding) Close(ctx context.Context) error {
 	a := b.adapter
 	if !b.closed.Swap(true) {
 		a.mu.Lock()
-		a.removeBindingLocked(b)
-		a.failBindingOIDsLocked(b, StatusClosing)
+		a.closeBindingLocked(b)
 		a.mu.Unlock()
+		a.kick()
 	}
 	for b.inflight.Load() != 0 || b.active.Load() != 0 {
 		select {
@@ -174,9 +174,19 @@ func (b *Binding) closeNow() {
 	}
 	a := b.adapter
 	a.mu.Lock()
+	a.closeBindingLocked(b)
+	a.mu.Unlock()
+	a.kick()
+}
+
+// closeBindingLocked takes a closed binding out of the adapter: out of the
+// datapath, its queued OIDs failed, its filter out of the miniport's union.
+func (a *Adapter) closeBindingLocked(b *Binding) {
 	a.removeBindingLocked(b)
 	a.failBindingOIDsLocked(b, StatusClosing)
-	a.mu.Unlock()
+	if !a.exiting && !a.reset.halting.Load() {
+		a.refilterLocked(b.filter.Load())
+	}
 }
 
 // bindingFilter is one binding's receive filter: its packet filter and

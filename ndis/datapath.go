@@ -209,6 +209,7 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 			a.stats.rxDropped.Add(n)
 		}
 		if !resources {
+			a.stats.rxReturned.Add(n)
 			a.mp.ReturnNetBufferLists(l)
 		}
 		return

@@ -49,9 +49,11 @@ type Event struct {
 
 // emit stamps, logs and delivers one event. Never called with a lock held.
 func (a *Adapter) emit(ev Event) {
-	ev.Time = a.rt.cfg.clock.Now()
+	if ev.Time.IsZero() {
+		ev.Time = a.rt.cfg.clock.Now()
+	}
 	ev.Adapter = a.name
-	if ev.Kind != EventViolation { // violations are logged by violate
+	if ev.Kind != EventViolation && a.rt.log.Enabled(context.Background(), slog.LevelInfo) { // violations are logged by violate
 		attrs := []slog.Attr{slog.String("adapter", a.name), slog.String("event", ev.Kind.String())}
 		switch ev.Kind {
 		case EventState:

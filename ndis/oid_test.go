@@ -196,3 +196,40 @@ func TestOidBufferChecks(t *testing.T) {
 		t.Errorf("the runtime passed a query it answers to the miniport: %v", calls)
 	}
 }
+
+// TestFilterUnionKeptExact: the miniport and the reset cache always hold the
+// union of the bindings' filters, also when a set leaves the union as it was,
+// and when a binding closes.
+func TestFilterUnionKeptExact(t *testing.T) {
+	e := newEnv(t)
+	e.fake.ResetAddressing = true
+	a := e.adapter("eth0")
+	b1, _ := e.bind("eth0")
+	b2, rec := e.bind("eth0")
+	lastFilter := func() uint32 {
+		var v uint32
+		for _, s := range e.fake.Sets() {
+			if s.OID == ndis.OIDGenCurrentPacketFilter {
+				v = binary.LittleEndian.Uint32(s.Buffer)
+			}
+		}
+		return v
+	}
+	const d, bc = ndis.PacketTypeDirected, ndis.PacketTypeBroadcast
+	e.setFilter(b1, d|bc)
+	e.setFilter(b2, d) // union unchanged: not sent, but the cache keeps the union
+	a.ResetMiniport()
+	rec.WaitStatus(t, ndis.StatusResetEnd, 1)
+	if got := lastFilter(); got != d|bc {
+		t.Fatalf("restored filter %#x, want %#x", got, d|bc)
+	}
+	e.setFilter(b1, d)
+	if got := lastFilter(); got != d {
+		t.Fatalf("miniport filter %#x after the union shrank, want %#x", got, d)
+	}
+	e.setFilter(b1, d|bc)
+	if err := b1.Close(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ndistest.Eventually(t, func() bool { return lastFilter() == d }, "miniport filter %#x after closing the binding that wanted broadcasts", lastFilter())
+}

@@ -289,11 +289,11 @@ func (a *Adapter) prepareLocked(e *oidEntry) bool {
 			}
 		}
 		union |= e.filter.packetFilter
+		e.req.Buffer = Ulong(union) // what is cached on success
 		if a.cache.packetFilterSet && union == a.cache.packetFilter {
 			a.completeOidLocked(e, StatusSuccess)
 			return false
 		}
-		e.req.Buffer = Ulong(union)
 	case oidMulticast:
 		var union []MacAddress
 		for _, b := range a.bindings {
@@ -303,14 +303,15 @@ func (a *Adapter) prepareLocked(e *oidEntry) bool {
 		}
 		union = dedupe(append(union, e.filter.multicast...))
 		if len(union) > int(a.general.MaxMulticastListSize) {
+			e.req.Buffer = nil // nothing to commit
 			a.completeOidLocked(e, StatusMulticastFull)
 			return false
 		}
+		e.req.Buffer = EncodeMulticastList(union)
 		if a.cache.multicastSet && slices.Equal(union, a.cache.multicast) {
 			a.completeOidLocked(e, StatusSuccess)
 			return false
 		}
-		e.req.Buffer = EncodeMulticastList(union)
 	}
 	return true
 }
@@ -401,6 +402,30 @@ func (a *Adapter) commitLocked(e *oidEntry) {
 	}
 	if e.filter != nil && e.b != nil {
 		e.b.filter.Store(e.filter)
+	}
+}
+
+// refilterLocked queues the runtime's own sets of the packet filter and
+// multicast list unions after a binding with a filter of its own closed, so
+// that the miniport stops receiving what nobody wants any more.
+func (a *Adapter) refilterLocked(gone *bindingFilter) {
+	if gone.packetFilter != 0 && a.cache.packetFilterSet {
+		var union uint32
+		for _, b := range a.bindings {
+			union |= b.filter.Load().packetFilter
+		}
+		if union != a.cache.packetFilter {
+			a.oidq = append(a.oidq, &oidEntry{req: OidRequest{Type: RequestSet, OID: OIDGenCurrentPacketFilter, Buffer: Ulong(union)}})
+		}
+	}
+	if len(gone.multicast) != 0 && a.cache.multicastSet {
+		var union []MacAddress
+		for _, b := range a.bindings {
+			union = append(union, b.filter.Load().multicast...)
+		}
+		if union = dedupe(union); !slices.Equal(union, a.cache.multicast) {
+			a.oidq = append(a.oidq, &oidEntry{req: OidRequest{Type: RequestSet, OID: OID8023MulticastList, Buffer: EncodeMulticastList(union)}})
+		}
 	}
 }
 

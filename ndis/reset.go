@@ -107,7 +107,7 @@ type resetLocked struct {
 	bound       []*Binding  // bindings that were told RESET_START
 	timer       Timer
 	timedOut    bool
-	done        chan struct{} // closed at RESET_END; Bind waits on it
+	done        chan struct{} // closed at RESET_END, if a Bind waits on it
 	failures    int           // consecutive failed resets
 	history     []time.Time   // reset start times within the escalation window
 	orphans     []*oidEntry   // OIDs given up after a reset (R7)
@@ -200,6 +200,21 @@ func (a *Adapter) dropQueuedResetLocked() {
 	if a.rs.draining {
 		a.rs.draining = false
 		a.gate.And(^uint64(gateReset))
+		a.releaseBindWaitersLocked()
+	}
+}
+
+// resetDoneLocked returns a channel closed when the active reset ends, for
+// a Bind to wait on; it is made only when someone waits.
+func (a *Adapter) resetDoneLocked() <-chan struct{} {
+	if a.rs.done == nil {
+		a.rs.done = make(chan struct{})
+	}
+	return a.rs.done
+}
+
+func (a *Adapter) releaseBindWaitersLocked() {
+	if a.rs.done != nil {
 		close(a.rs.done)
 		a.rs.done = nil
 	}
@@ -249,9 +264,8 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 		a.rs.draining = true
 		a.rs.cause = cause
 		a.rs.started = a.rt.cfg.clock.Now()
-		a.rs.done = make(chan struct{})
 		a.gate.Or(gateReset)
-		a.events = append(a.events, Event{Kind: EventResetRequested, Cause: cause})
+		a.events = append(a.events, Event{Time: a.rs.started, Kind: EventResetRequested, Cause: cause})
 	}
 	if a.gate.Load()&gateSenderMask != 0 {
 		a.mu.Unlock()
@@ -268,9 +282,10 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 	bound := a.rs.bound
 	a.reset.counters[cause].performed.Add(1)
 	a.reset.total.Add(1)
-	a.events = append(a.events, Event{Kind: EventResetStart, Cause: cause})
+	a.events = append(a.events, Event{Time: a.rs.started, Kind: EventResetStart, Cause: cause})
 	a.mu.Unlock()
-	a.flushEvents()
+	// The events go out once Reset has been called: the work item is one
+	// wake-up, RESET_START and the call, nothing more.
 
 	told := bound[:0]
 	for _, b := range bound {
@@ -448,8 +463,7 @@ func (a *Adapter) endResetLocked() bool {
 	a.rs.bound = nil
 	a.reset.phase.Store(uint32(resetIdle))
 	a.gate.And(^uint64(gateReset))
-	close(a.rs.done)
-	a.rs.done = nil
+	a.releaseBindWaitersLocked()
 	a.events = append(a.events, Event{Kind: EventResetEnd, Cause: cause, Status: status, Duration: dur})
 	a.mu.Unlock()
 	a.flushEvents()
