@@ -3,8 +3,10 @@ package loopback_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
@@ -120,32 +122,39 @@ func BenchmarkLoopback(b *testing.B) {
 		bt.nbls[benchBatch-1].Next = nil
 		p.b.SendNetBufferLists(bt.nbls[0])
 	}
-	drain := func() {
+	// wait waits for every batch to complete and for the receives of
+	// sent packets (the loopback completes a chain, then indicates it).
+	wait := func(sent uint64) {
 		for range benchInFlight {
-			p.ready <- <-p.ready // wait for each batch, then put it back
+			p.ready <- <-p.ready
+		}
+		deadline := time.Now().Add(waitLimit)
+		for p.received.Load() < sent {
+			if time.Now().After(deadline) {
+				b.Fatalf("received %d packets, sent %d", p.received.Load(), sent)
+			}
+			runtime.Gosched()
 		}
 	}
 	// Warm up: fill the loopback's receive pool and every free list.
-	for range 200 {
+	const warmup = 200
+	for range warmup {
 		send()
 	}
-	drain()
-	rx0 := p.received.Load()
+	wait(warmup * benchBatch)
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		send()
 	}
-	for range benchInFlight {
-		<-p.ready
-	}
+	wait(uint64(warmup+b.N) * benchBatch)
 	b.StopTimer()
 
 	if n := p.failed.Load(); n != 0 {
 		b.Fatalf("%d sends failed", n)
 	}
-	if got, want := p.received.Load()-rx0, uint64(b.N)*benchBatch; got != want {
+	if got, want := p.received.Load(), uint64(warmup+b.N)*benchBatch; got != want {
 		b.Fatalf("received %d packets, sent %d", got, want)
 	}
 	b.ReportMetric(float64(b.N)*benchBatch/b.Elapsed().Seconds(), "pkts/s")

@@ -254,7 +254,9 @@ type miniport struct {
 
 	pausing atomic.Bool // Pause answered StatusPending; PauseComplete is due
 
-	accepted [][]byte // interrupt goroutine only: transmit's scratch list
+	// transmit's scratch lists, interrupt goroutine only.
+	accepted [][]byte              // frames to receive
+	chunks   []*ndis.NetBufferList // receive indications
 
 	wake chan struct{} // capacity 1: sends are pending, or a pause may be done
 	stop chan struct{} // closed by Halt
@@ -383,41 +385,51 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 		mcast = *p
 	}
 
-	// Check the lengths and run the filter: the frames to receive.
+	// Check the lengths and run the filter: the frames to receive. An NBL
+	// with one bad frame fails whole.
 	accepted := m.accepted[:0]
 	var sent, failed uint64
 	for x := l; x != nil; x = x.Next {
 		x.Status = ndis.StatusSuccess
+		mark := len(accepted)
 		for _, f := range x.Frames {
 			if len(f) < ethernetHeaderSize || len(f) > m.maxFrame {
 				x.Status = ndis.StatusInvalidLength
 				break
 			}
-		}
-		if x.Status != ndis.StatusSuccess {
-			failed += uint64(len(x.Frames))
-			continue
-		}
-		sent += uint64(len(x.Frames))
-		if pf == 0 {
-			continue
-		}
-		for _, f := range x.Frames {
-			if m.accepts(pf, mcast, f) {
+			if pf != 0 && m.accepts(pf, mcast, f) {
 				accepted = append(accepted, f)
 			}
 		}
+		if x.Status != ndis.StatusSuccess {
+			failed += uint64(len(x.Frames))
+			clear(accepted[mark:])
+			accepted = accepted[:mark]
+			continue
+		}
+		sent += uint64(len(x.Frames))
 	}
 
-	// Copy them into receive NBLs while the sends are still ours.
-	var head *ndis.NetBufferList
+	// Copy them into receive NBLs while the sends are still ours, cutting
+	// the receive chain into indications of at most batch NBLs.
+	chunks := m.chunks[:0]
 	received := 0
 	if len(accepted) > 0 {
-		head, received = m.pool.Get(len(accepted))
-		r := head
+		var r, prev *ndis.NetBufferList
+		r, received = m.pool.Get(len(accepted))
+		if received > 0 {
+			chunks = append(chunks, r)
+		}
+		n := 0
 		for _, f := range accepted[:received] {
+			if n == m.cfg.batch {
+				prev.Next = nil
+				chunks = append(chunks, r)
+				n = 0
+			}
 			r.Frames[0] = r.Frames[0][:copy(r.Frames[0], f)]
-			r = r.Next
+			prev, r = r, r.Next
+			n++
 		}
 		clear(accepted) // hold no reference to the senders' buffers
 	}
@@ -432,36 +444,36 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 
 	m.a.SendNetBufferListsComplete(l)
 
-	if head == nil {
+	if received == 0 {
 		return
 	}
 	m.rcvOK.Add(uint64(received))
-	for head != nil {
-		chunk, t := head, head
-		for n := 1; n < m.cfg.batch && t.Next != nil; n++ {
-			t = t.Next
-		}
-		head, t.Next = t.Next, nil
-		m.a.IndicateReceiveNetBufferLists(chunk, 0)
+	for _, c := range chunks {
+		m.a.IndicateReceiveNetBufferLists(c, 0)
 	}
+	clear(chunks)
+	m.chunks = chunks[:0]
 }
 
 // accepts is the hardware receive filter: the rules of the runtime's
-// per-binding filter, applied to the union the runtime sets. pf is not 0
-// and the frame holds an Ethernet header.
+// per-binding filter, applied to the union of the bindings' filters that the
+// runtime sets. Promiscuous takes every frame; a unicast frame needs
+// DIRECTED and the adapter's address; broadcast needs BROADCAST; multicast
+// needs ALL_MULTICAST, or MULTICAST and the address in the list. The frame
+// holds an Ethernet header.
 func (m *miniport) accepts(pf uint32, mcast []ndis.MacAddress, f []byte) bool {
-	switch {
-	case pf&ndis.PacketTypePromiscuous != 0:
-		return true
-	case f[0]&1 == 0:
-		return pf&ndis.PacketTypeDirected != 0 && ndis.MacAddress(f[:6]) == m.cfg.mac
+	dst := ndis.MacAddress(f[:6])
+	if dst.IsMulticast() {
+		return acceptsGroup(pf, mcast, dst)
 	}
-	return acceptsGroup(pf, mcast, ndis.MacAddress(f[:6]))
+	return pf&ndis.PacketTypePromiscuous != 0 || pf&ndis.PacketTypeDirected != 0 && dst == m.cfg.mac
 }
 
 // acceptsGroup filters a frame sent to a group address.
 func acceptsGroup(pf uint32, mcast []ndis.MacAddress, dst ndis.MacAddress) bool {
 	switch {
+	case pf&ndis.PacketTypePromiscuous != 0:
+		return true
 	case dst == ndis.BroadcastAddress:
 		return pf&ndis.PacketTypeBroadcast != 0
 	case pf&ndis.PacketTypeAllMulticast != 0:

@@ -1010,3 +1010,47 @@ func TestPauseWaitsForReturns(t *testing.T) {
 		t.Fatal("pause did not complete once the NBL was returned")
 	}
 }
+
+// TestResetDuringPendingPause: a reset may run while a pause waits for a
+// protocol to return receive NBLs (R13); the pause completes after both.
+func TestResetDuringPendingPause(t *testing.T) {
+	rt, a, r := setup(t, nil)
+	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	r.hold.Store(true)
+	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
+	r.waitUntil("a receive", func() bool { return len(r.frames) == 1 })
+	done := make(chan error, 1)
+	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
+	for deadline := time.Now().Add(waitLimit); a.State() != ndis.AdapterPausing; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s, want Pausing", a.State())
+		}
+	}
+	if err := rt.ResetAdapter("loop0"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitUntil("RESET_END", func() bool { return len(r.statuses) == 2 })
+	select {
+	case err := <-done:
+		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
+	default:
+	}
+	r.releaseHeld()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("pause did not complete once the NBL was returned")
+	}
+	if err := rt.RestartAdapter(context.Background(), "loop0"); err != nil {
+		t.Fatal(err)
+	}
+	r.hold.Store(false)
+	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 2, 60)))
+	quiesce(t, rt)
+	if n := len(r.received()); n != 2 {
+		t.Errorf("received %d frames, want 2", n)
+	}
+}
