@@ -275,10 +275,7 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 	a.reset.phase.Store(uint32(resetInMiniport))
 	a.rs.outstanding, a.rs.completed, a.rs.timedOut = true, false, false
 	a.rs.restoreFail = StatusSuccess
-	a.rs.bound = a.rs.bound[:0]
-	for _, b := range *a.rx.bindings.Load() {
-		a.rs.bound = append(a.rs.bound, b)
-	}
+	a.rs.bound = append(a.rs.bound[:0], *a.rx.bindings.Load()...)
 	bound := a.rs.bound
 	a.reset.counters[cause].performed.Add(1)
 	a.reset.total.Add(1)
