@@ -96,6 +96,7 @@ func (a *Adapter) publishBindingsLocked() {
 		}
 	}
 	a.rx.bindings.Store(&bs)
+	a.refreshHWLocked()
 }
 
 func (a *Adapter) removeBindingLocked(b *Binding) {

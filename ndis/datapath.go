@@ -41,7 +41,12 @@ func (a *Adapter) inflight() uint64 {
 type rxState struct {
 	bindings atomic.Pointer[[]*Binding] // copy-on-write, open bindings only
 	mac      atomic.Pointer[MacAddress] // nil: no directed filtering
-	clones   sync.Pool                  // *NetBufferList receive clones
+	// hw is the filter of the binding whose filter is exactly what the
+	// miniport was last given (packet filter and multicast list), when
+	// there is one: its receives need no filtering when the miniport
+	// filters perfectly.
+	hw     atomic.Pointer[bindingFilter]
+	clones sync.Pool // *NetBufferList receive clones
 }
 
 // SendNetBufferLists is NdisSendNetBufferLists: it hands the chain to the
@@ -121,7 +126,7 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	if a.afterHalt("SendNetBufferListsComplete") {
 		return
 	}
-	var n, failed uint64
+	var n, failed, runLen uint64
 	var run, tail *NetBufferList
 	var owner *Binding
 	for x := l; x != nil; {
@@ -137,16 +142,17 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 			failed++
 		}
 		if x.owner != owner {
-			owner.completeSends(run)
-			run, owner = x, x.owner
+			owner.completeSends(run, runLen)
+			run, owner, runLen = x, x.owner, 0
 		} else {
 			tail.Next = x
 		}
+		runLen++
 		tail = x
 		x.Next = nil
 		x = next
 	}
-	owner.completeSends(run)
+	owner.completeSends(run, runLen)
 	if n != 0 {
 		if failed != 0 {
 			a.stats.sendFailed.Add(failed)
@@ -158,14 +164,14 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	}
 }
 
-// completeSends hands a run of completed NBLs to the binding that sent them.
-func (b *Binding) completeSends(run *NetBufferList) {
+// completeSends hands a run of n completed NBLs to the binding that sent
+// them.
+func (b *Binding) completeSends(run *NetBufferList, n uint64) {
 	if run == nil {
 		return
 	}
-	n := int64(run.Len())
 	b.protocol.SendNetBufferListsComplete(run)
-	if b.inflight.Add(-n) == 0 && b.closed.Load() {
+	if b.inflight.Add(-int64(n)) == 0 && b.closed.Load() {
 		b.signalDrained()
 	}
 }
@@ -186,23 +192,12 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 	if a.afterHalt("IndicateReceiveNetBufferLists") {
 		return
 	}
-	var n, frames, bytes uint64
-	for x := l; x != nil; x = x.Next {
-		x.mpNext = x.Next
-		n++
-		for _, f := range x.Frames {
-			frames++
-			bytes += uint64(len(f))
-		}
-	}
-	a.stats.rxNBLs.Add(n)
-	a.stats.rxFrames.Add(frames)
-	a.stats.rxBytes.Add(bytes)
 	resources := flags&ReceiveFlagResources != 0
-
 	g := a.gate.Load()
 	bs := *a.rx.bindings.Load()
 	if g&(gateReset|gateRecvClosed) != 0 || len(bs) == 0 {
+		n, frames, bytes := countChain(l)
+		a.countReceived(n, frames, bytes)
 		if g&gateReset != 0 {
 			a.stats.rxDuringReset.Add(n)
 		} else {
@@ -218,23 +213,57 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 	if mac != nil && *mac == (MacAddress{}) {
 		mac = nil
 	}
-	if resources {
-		a.indicateLent(l, flags, bs, mac)
+	if len(bs) == 1 && !resources {
+		if flags&ReceiveFlagPerfectFiltered != 0 && a.coversFilter(bs[0]) {
+			a.indicateAll(l, flags, bs[0])
+			return
+		}
+		a.indicateOne(l, flags, bs[0], mac)
 		return
 	}
-	if len(bs) == 1 {
-		a.indicateOne(l, flags, bs[0], mac)
+	// Several deliveries of one chain: keep the miniport's own links.
+	for x := l; x != nil; x = x.Next {
+		x.mpNext = x.Next
+	}
+	a.countReceived(countChain(l))
+	if resources {
+		a.indicateLent(l, flags, bs, mac)
 		return
 	}
 	a.indicateShared(l, flags, bs, mac)
 }
 
-// indicateOne delivers to a single binding: no reference counts, no clones.
+// countChain counts the NBLs, frames and bytes of a chain.
+func countChain(l *NetBufferList) (n, frames, bytes uint64) {
+	for x := l; x != nil; x = x.Next {
+		n++
+		for _, f := range x.Frames {
+			frames++
+			bytes += uint64(len(f))
+		}
+	}
+	return n, frames, bytes
+}
+
+func (a *Adapter) countReceived(n, frames, bytes uint64) {
+	a.stats.rxNBLs.Add(n)
+	a.stats.rxFrames.Add(frames)
+	a.stats.rxBytes.Add(bytes)
+}
+
+// indicateOne delivers to a single binding, in one pass: no reference
+// counts, no clones.
 func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, mac *MacAddress) {
 	f := b.filter.Load()
 	var head, tail, rej, rejTail *NetBufferList
-	var dropped uint64
-	for x := l; x != nil; x = x.mpNext {
+	var n, frames, bytes, dropped uint64
+	for x := l; x != nil; {
+		next := x.Next
+		n++
+		for _, fr := range x.Frames {
+			frames++
+			bytes += uint64(len(fr))
+		}
 		x.Next = nil
 		if f.accepts(x, mac) {
 			x.state, x.rxBinding, x.shared = nblIndicated, b, false
@@ -243,7 +272,9 @@ func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, 
 			dropped++
 			rej, rejTail = link(rej, rejTail, x)
 		}
+		x = next
 	}
+	a.countReceived(n, frames, bytes)
 	if rej != nil {
 		a.stats.rxDropped.Add(dropped)
 		a.stats.rxReturned.Add(dropped)
@@ -252,6 +283,30 @@ func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, 
 	if head != nil {
 		b.deliver(head, flags)
 	}
+}
+
+// coversFilter reports whether the binding takes everything the miniport's
+// filter lets through: then frames the miniport filtered perfectly
+// (ReceiveFlagPerfectFiltered) need no second look.
+func (a *Adapter) coversFilter(b *Binding) bool {
+	hw := a.rx.hw.Load()
+	return hw != nil && hw == b.filter.Load()
+}
+
+// indicateAll delivers a perfectly filtered chain to the one binding whose
+// filter is the miniport's: no frame is read.
+func (a *Adapter) indicateAll(l *NetBufferList, flags ReceiveFlags, b *Binding) {
+	var n, frames, bytes uint64
+	for x := l; x != nil; x = x.Next {
+		x.state, x.rxBinding, x.shared = nblIndicated, b, false
+		n++
+		for _, fr := range x.Frames {
+			frames++
+			bytes += uint64(len(fr))
+		}
+	}
+	a.countReceived(n, frames, bytes)
+	b.deliver(l, flags)
 }
 
 // indicateShared delivers to several bindings: the first binding that takes

@@ -13,9 +13,24 @@ import (
 // Whoever holds an NBL owns it; a call that takes a chain takes ownership of
 // every NBL in it until it is handed back (a send completion, a return).
 type NetBufferList struct {
+	// The fields are ordered by cache line (the struct is 192 bytes, so
+	// its 64-byte lines are aligned): the first line holds everything
+	// that each hop of a packet touches, so an NBL moving between a
+	// protocol's goroutine and a miniport's costs one line, not three.
+
 	Next   *NetBufferList
-	Status Status   // set by whoever completes it
 	Frames [][]byte // the NET_BUFFERs: one Ethernet frame each
+	frame  [1][]byte
+	Status Status // set by whoever completes it
+	state  nblState
+	shared bool // indicated to more than one binding
+
+	owner     *Binding       // the binding that sent it
+	rxBinding *Binding       // the binding it is indicated to
+	parent    *NetBufferList // the original of a receive clone
+	mpNext    *NetBufferList // the miniport's chain link during an indication
+	pool      *Pool
+	refs      atomic.Int32 // deliveries of a shared receive still held
 
 	// ProtocolReserved and MiniportReserved are scratch space for the
 	// protocol that sends (or receives) the NBL and for the miniport that
@@ -23,17 +38,8 @@ type NetBufferList struct {
 	ProtocolReserved any
 	MiniportReserved any
 
-	owner     *Binding // the binding that sent it
-	state     nblState
-	rxBinding *Binding       // the binding it is indicated to
-	parent    *NetBufferList // the original of a receive clone
-	refs      atomic.Int32   // deliveries of a shared receive still held
-	shared    bool           // indicated to more than one binding
-	mpNext    *NetBufferList // the miniport's chain link during an indication
-
-	pool  *Pool
-	buf   []byte
-	frame [1][]byte
+	buf []byte
+	_   [24]byte // to 192 bytes
 }
 
 // nblState records where an NBL is, for the verifier.
@@ -80,15 +86,23 @@ func (l *NetBufferList) Len() int {
 
 // Pool is a free list of NBLs, each with one frame buffer of a fixed size.
 // Get and Put take one lock per call, so a batch costs one lock however
-// long it is; a limit gives back-pressure, as NdisAllocateNetBufferList
-// failing does. A Pool is safe for concurrent use.
+// long it is, and Put keeps a returned chain whole, so handing a batch back
+// and taking it again moves no per-NBL bookkeeping between goroutines. A
+// limit gives back-pressure, as NdisAllocateNetBufferList failing does. A
+// Pool is safe for concurrent use.
 type Pool struct {
 	size  int
 	limit int
 
 	mu        sync.Mutex
-	free      []*NetBufferList
+	chunks    []poolChunk // returned chains, kept whole
+	free      int         // NBLs in chunks
 	allocated int
+}
+
+type poolChunk struct {
+	head, tail *NetBufferList
+	n          int
 }
 
 // NewPool returns a pool of NBLs with one bufferSize-byte frame each. When
@@ -101,48 +115,81 @@ func NewPool(bufferSize, limit int) *Pool {
 // when the pool's limit is reached. Each NBL's Frames[0] is its whole
 // buffer; reslice it to the length of the frame written into it.
 func (p *Pool) Get(n int) (*NetBufferList, int) {
-	var head *NetBufferList
+	var head, tail *NetBufferList
 	got := 0
 	p.mu.Lock()
-	for got < n {
-		var l *NetBufferList
-		if k := len(p.free); k > 0 {
-			l = p.free[k-1]
-			p.free[k-1] = nil
-			p.free = p.free[:k-1]
-		} else if p.limit <= 0 || p.allocated < p.limit {
-			p.allocated++
-			l = &NetBufferList{pool: p, buf: make([]byte, p.size)}
-			l.frame[0] = l.buf
-			l.Frames = l.frame[:]
-		} else {
-			break
+	for got < n && len(p.chunks) > 0 {
+		c := &p.chunks[len(p.chunks)-1]
+		if c.n <= n-got {
+			head, tail = joinChain(head, tail, c.head, c.tail)
+			got += c.n
+			p.free -= c.n
+			*c = poolChunk{}
+			p.chunks = p.chunks[:len(p.chunks)-1]
+			continue
 		}
-		l.Next = head
-		head = l
+		// Take the first n-got of this chunk.
+		k := n - got
+		last := c.head
+		for range k - 1 {
+			last = last.Next
+		}
+		first := c.head
+		c.head, c.n = last.Next, c.n-k
+		last.Next = nil
+		head, tail = joinChain(head, tail, first, last)
+		got += k
+		p.free -= k
+	}
+	for got < n && (p.limit <= 0 || p.allocated < p.limit) {
+		p.allocated++
+		l := &NetBufferList{pool: p, buf: make([]byte, p.size)}
+		l.frame[0] = l.buf
+		l.Frames = l.frame[:]
+		head, tail = joinChain(head, tail, l, l)
 		got++
 	}
 	p.mu.Unlock()
 	return head, got
 }
 
+func joinChain(head, tail, h, t *NetBufferList) (*NetBufferList, *NetBufferList) {
+	if head == nil {
+		return h, t
+	}
+	tail.Next = h
+	return head, t
+}
+
 // Put returns every NBL of the chain to the pool, clearing what it
 // carried. NBLs that did not come from this pool are left alone.
 func (p *Pool) Put(l *NetBufferList) {
-	p.mu.Lock()
+	var head, tail *NetBufferList
+	n := 0
 	for l != nil {
 		next := l.Next
 		if l.pool == p {
 			l.Next, l.Status = nil, StatusSuccess
-			l.ProtocolReserved, l.MiniportReserved = nil, nil
-			l.owner, l.rxBinding, l.parent, l.mpNext = nil, nil, nil, nil
+			if l.ProtocolReserved != nil || l.MiniportReserved != nil {
+				l.ProtocolReserved, l.MiniportReserved = nil, nil
+			}
+			if l.owner != nil || l.rxBinding != nil || l.parent != nil || l.mpNext != nil {
+				l.owner, l.rxBinding, l.parent, l.mpNext = nil, nil, nil, nil
+			}
 			l.state, l.shared = nblIdle, false
 			l.frame[0] = l.buf
 			l.Frames = l.frame[:]
-			p.free = append(p.free, l)
+			head, tail = joinChain(head, tail, l, l)
+			n++
 		}
 		l = next
 	}
+	if n == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.chunks = append(p.chunks, poolChunk{head: head, tail: tail, n: n})
+	p.free += n
 	p.mu.Unlock()
 }
 
@@ -150,5 +197,5 @@ func (p *Pool) Put(l *NetBufferList) {
 func (p *Pool) Outstanding() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.allocated - len(p.free)
+	return p.allocated - p.free
 }

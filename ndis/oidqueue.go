@@ -403,6 +403,34 @@ func (a *Adapter) commitLocked(e *oidEntry) {
 	if e.filter != nil && e.b != nil {
 		e.b.filter.Store(e.filter)
 	}
+	a.refreshHWLocked()
+}
+
+// refreshHWLocked finds the open binding whose filter is exactly what the
+// miniport was given, if any (see rxState.hw).
+func (a *Adapter) refreshHWLocked() {
+	c := &a.cache
+	var hw *bindingFilter
+	if c.packetFilterSet {
+		for _, b := range a.bindings {
+			f := b.filter.Load()
+			if b.closed.Load() || f.packetFilter != c.packetFilter || len(f.multicast) != len(c.multicast) {
+				continue
+			}
+			same := true
+			for _, m := range f.multicast {
+				if !slices.Contains(c.multicast, m) {
+					same = false
+					break
+				}
+			}
+			if same {
+				hw = f
+				break
+			}
+		}
+	}
+	a.rx.hw.Store(hw)
 }
 
 // refilterLocked queues the runtime's own sets of the packet filter and

@@ -1,6 +1,9 @@
 package ndis
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 // TestLegalTransitions checks every pair of operational states against the
 // NDIS state diagram.
@@ -37,5 +40,17 @@ func TestCheckForHangPeriod(t *testing.T) {
 		if got := checkForHangPeriod(c.in); got.Seconds() != float64(c.want) {
 			t.Errorf("CheckForHangTimeInSeconds %d: period %v, want %ds", c.in, got, c.want)
 		}
+	}
+}
+
+// TestNetBufferListLayout keeps the NBL at 192 bytes (64-byte aligned in
+// its size class) with every per-hop field in the first cache line.
+func TestNetBufferListLayout(t *testing.T) {
+	var l NetBufferList
+	if s := unsafe.Sizeof(l); s != 192 {
+		t.Errorf("NetBufferList is %d bytes, want 192", s)
+	}
+	if end := unsafe.Offsetof(l.shared) + unsafe.Sizeof(l.shared); end > 64 {
+		t.Errorf("the hot fields end at byte %d, past the first cache line", end)
 	}
 }

@@ -36,6 +36,7 @@ type benchBatchOf struct {
 type benchProto struct {
 	b        *ndis.Binding
 	ready    chan *benchBatchOf // batches completed, ready to send again
+	credits  chan struct{}      // one per batch's worth of packets received
 	received atomic.Uint64
 	failed   atomic.Uint64
 }
@@ -45,7 +46,10 @@ func (p *benchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.Receive
 	for x := l; x != nil; x = x.Next {
 		n++
 	}
-	p.received.Add(n)
+	total := p.received.Add(n)
+	for range total/benchBatch - (total-n)/benchBatch {
+		p.credits <- struct{}{} // capacity benchInFlight: never blocks
+	}
 	p.b.ReturnNetBufferLists(l)
 }
 
@@ -77,7 +81,7 @@ func BenchmarkLoopback(b *testing.B) {
 		}
 	}()
 	ctx := context.Background()
-	p := &benchProto{ready: make(chan *benchBatchOf, benchInFlight)}
+	p := &benchProto{ready: make(chan *benchBatchOf, benchInFlight), credits: make(chan struct{}, benchInFlight)}
 	must := func(err error) {
 		if err != nil {
 			b.Fatal(err)
@@ -112,8 +116,14 @@ func BenchmarkLoopback(b *testing.B) {
 			bt.nbls = append(bt.nbls, x)
 		}
 		p.ready <- bt
+		p.credits <- struct{}{}
 	}
+	// A batch goes out when the sender has one back from its completions
+	// and a batch's worth of packets in flight has been received: at most
+	// benchInFlight batches between send and receive, whether the miniport
+	// completes sends before or after it indicates the receives.
 	send := func() {
+		<-p.credits
 		bt := <-p.ready
 		bt.remaining = benchBatch
 		for i, x := range bt.nbls[:benchBatch-1] {
@@ -127,6 +137,7 @@ func BenchmarkLoopback(b *testing.B) {
 	wait := func(sent uint64) {
 		for range benchInFlight {
 			p.ready <- <-p.ready
+			p.credits <- <-p.credits
 		}
 		deadline := time.Now().Add(waitLimit)
 		for p.received.Load() < sent {

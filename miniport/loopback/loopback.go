@@ -449,7 +449,7 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 	}
 	m.rcvOK.Add(uint64(received))
 	for _, c := range chunks {
-		m.a.IndicateReceiveNetBufferLists(c, 0)
+		m.a.IndicateReceiveNetBufferLists(c, ndis.ReceiveFlagPerfectFiltered)
 	}
 	clear(chunks)
 	m.chunks = chunks[:0]
