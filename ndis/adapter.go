@@ -206,7 +206,7 @@ func (a *Adapter) run() {
 
 // step makes one piece of progress and reports whether it did.
 func (a *Adapter) step() bool {
-	progressed := a.stepTick() || a.stepReset() || a.stepLifecycle() || a.stepOID()
+	progressed := a.stepReset() || a.stepTick() || a.stepLifecycle() || a.stepOID()
 	a.flushEvents()
 	return progressed
 }

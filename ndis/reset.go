@@ -265,7 +265,6 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 		a.rs.cause = cause
 		a.rs.started = a.rt.cfg.clock.Now()
 		a.gate.Or(gateReset)
-		a.events = append(a.events, Event{Time: a.rs.started, Kind: EventResetRequested, Cause: cause})
 	}
 	if a.gate.Load()&gateSenderMask != 0 {
 		a.mu.Unlock()
@@ -275,28 +274,30 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 	a.reset.phase.Store(uint32(resetInMiniport))
 	a.rs.outstanding, a.rs.completed, a.rs.timedOut = true, false, false
 	a.rs.restoreFail = StatusSuccess
-	a.rs.bound = append(a.rs.bound[:0], *a.rx.bindings.Load()...)
-	bound := a.rs.bound
+	// The open bindings: the snapshot is immutable, so it is kept as is. A
+	// binding that closes from here on gets no indication any more, so
+	// every binding told RESET_START is told RESET_END (R12).
+	bound := *a.rx.bindings.Load()
+	a.rs.bound = bound
 	a.reset.counters[cause].performed.Add(1)
 	a.reset.total.Add(1)
-	a.events = append(a.events, Event{Time: a.rs.started, Kind: EventResetStart, Cause: cause})
 	a.mu.Unlock()
-	// The events go out once Reset has been called: the work item is one
-	// wake-up, RESET_START and the call, nothing more.
 
-	told := bound[:0]
+	// The work item is one wake-up, RESET_START and the call, nothing
+	// more: its events are queued after Reset has been called.
 	for _, b := range bound {
 		if b.enter() {
 			b.protocol.Status(StatusResetStart, nil)
 			b.leave()
-			told = append(told, b)
 		}
 	}
 
 	addressing, s := a.resetter.Reset()
 
 	a.mu.Lock()
-	a.rs.bound = told
+	a.events = append(a.events,
+		Event{Time: a.rs.started, Kind: EventResetRequested, Cause: cause},
+		Event{Time: a.rs.started, Kind: EventResetStart, Cause: cause})
 	if s == StatusPending {
 		if !a.rs.completed {
 			a.reset.phase.Store(uint32(resetPending))

@@ -31,14 +31,22 @@ type benchBatchOf struct {
 	remaining int // NBLs not yet completed; only the completing goroutine touches it while in flight
 }
 
-// benchProto returns every receive at once, from its receive handler, and
-// hands a batch back to the sender when its last NBL completes.
+// benchProto returns every receive at once, from its receive handler. When
+// the last NBL of a batch completes it either hands the batch back to the
+// sending goroutine (ready) or, completion-driven, sends it again itself.
 type benchProto struct {
 	b        *ndis.Binding
 	ready    chan *benchBatchOf // batches completed, ready to send again
 	credits  chan struct{}      // one per batch's worth of packets received
 	received atomic.Uint64
 	failed   atomic.Uint64
+
+	// Completion-driven sending: budget is the batches still to send; the
+	// last batch to finish closes done.
+	completionDriven bool
+	budget           atomic.Int64
+	inFlight         atomic.Int64
+	done             chan struct{}
 }
 
 func (p *benchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.ReceiveFlags) {
@@ -47,8 +55,10 @@ func (p *benchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.Receive
 		n++
 	}
 	total := p.received.Add(n)
-	for range total/benchBatch - (total-n)/benchBatch {
-		p.credits <- struct{}{} // capacity benchInFlight: never blocks
+	if !p.completionDriven {
+		for range total/benchBatch - (total-n)/benchBatch {
+			p.credits <- struct{}{} // capacity benchInFlight: never blocks
+		}
 	}
 	p.b.ReturnNetBufferLists(l)
 }
@@ -61,7 +71,14 @@ func (p *benchProto) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 		}
 		bt := x.ProtocolReserved.(*benchBatchOf)
 		if bt.remaining--; bt.remaining == 0 {
-			p.ready <- bt // capacity benchInFlight: never blocks
+			switch {
+			case !p.completionDriven:
+				p.ready <- bt // capacity benchInFlight: never blocks
+			case p.budget.Add(-1) >= 0:
+				p.sendBatch(bt)
+			case p.inFlight.Add(-1) == 0:
+				close(p.done)
+			}
 		}
 		x = next
 	}
@@ -69,10 +86,33 @@ func (p *benchProto) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 
 func (p *benchProto) Status(ndis.Status, []byte) {}
 
+// sendBatch relinks a batch and sends it.
+func (p *benchProto) sendBatch(bt *benchBatchOf) {
+	bt.remaining = benchBatch
+	for i, x := range bt.nbls[:benchBatch-1] {
+		x.Next = bt.nbls[i+1]
+	}
+	bt.nbls[benchBatch-1].Next = nil
+	p.b.SendNetBufferLists(bt.nbls[0])
+}
+
 // BenchmarkLoopback: send → loop back → receive → return → complete, with
-// benchInFlight batches of benchBatch one-frame NBLs in flight; the sender
-// resends a batch only once all of it has completed. b.N counts batches.
+// benchInFlight batches of benchBatch one-frame NBLs in flight. b.N counts
+// batches. Two ways of driving it:
+//
+//   - sender=goroutine: a sending goroutine resends a batch once all of it
+//     has completed and a batch's worth of packets has been received; the
+//     loopback's interrupt goroutine does the rest, so the packets cross
+//     between two goroutines (and cores) as in the channel baseline.
+//   - sender=completion: the protocol resends a batch from its send
+//     completion handler, as an NDIS protocol that refills its send window
+//     on completion does; everything then runs on the interrupt goroutine.
 func BenchmarkLoopback(b *testing.B) {
+	b.Run("sender=goroutine", func(b *testing.B) { benchLoopback(b, false) })
+	b.Run("sender=completion", func(b *testing.B) { benchLoopback(b, true) })
+}
+
+func benchLoopback(b *testing.B, completionDriven bool) {
 	rt := ndis.New(ndis.WithVerifier(ndis.VerifierStrict),
 		ndis.WithViolationHandler(func(v ndis.Violation) { b.Errorf("ndis verifier: %s", v) }))
 	defer func() {
@@ -120,20 +160,13 @@ func BenchmarkLoopback(b *testing.B) {
 	}
 	// A batch goes out when the sender has one back from its completions
 	// and a batch's worth of packets in flight has been received: at most
-	// benchInFlight batches between send and receive, whether the miniport
-	// completes sends before or after it indicates the receives.
+	// benchInFlight batches between send and receive.
 	send := func() {
 		<-p.credits
-		bt := <-p.ready
-		bt.remaining = benchBatch
-		for i, x := range bt.nbls[:benchBatch-1] {
-			x.Next = bt.nbls[i+1]
-		}
-		bt.nbls[benchBatch-1].Next = nil
-		p.b.SendNetBufferLists(bt.nbls[0])
+		p.sendBatch(<-p.ready)
 	}
 	// wait waits for every batch to complete and for the receives of
-	// sent packets (the loopback completes a chain, then indicates it).
+	// sent packets.
 	wait := func(sent uint64) {
 		for range benchInFlight {
 			p.ready <- <-p.ready
@@ -156,20 +189,47 @@ func BenchmarkLoopback(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		send()
+	if completionDriven {
+		p.completionDriven = true
+		p.done = make(chan struct{})
+		p.budget.Store(int64(b.N) - benchInFlight)
+		p.inFlight.Store(benchInFlight)
+		for range benchInFlight {
+			p.sendBatch(<-p.ready)
+		}
+		<-p.done
+		sent := uint64(warmup+max(b.N, benchInFlight)) * benchBatch
+		deadline := time.Now().Add(waitLimit)
+		for p.received.Load() < sent {
+			if time.Now().After(deadline) {
+				b.Fatalf("received %d packets, sent %d", p.received.Load(), sent)
+			}
+			runtime.Gosched()
+		}
+	} else {
+		for range b.N {
+			send()
+		}
+		wait(uint64(warmup+b.N) * benchBatch)
 	}
-	wait(uint64(warmup+b.N) * benchBatch)
 	b.StopTimer()
 
 	if n := p.failed.Load(); n != 0 {
 		b.Fatalf("%d sends failed", n)
 	}
-	if got, want := p.received.Load(), uint64(warmup+b.N)*benchBatch; got != want {
+	n := max(b.N, benchInFlight*bool2int(completionDriven))
+	if got, want := p.received.Load(), uint64(warmup+n)*benchBatch; got != want {
 		b.Fatalf("received %d packets, sent %d", got, want)
 	}
-	b.ReportMetric(float64(b.N)*benchBatch/b.Elapsed().Seconds(), "pkts/s")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(b.N)*benchBatch), "ns/pkt")
+	b.ReportMetric(float64(n)*benchBatch/b.Elapsed().Seconds(), "pkts/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(n)*benchBatch), "ns/pkt")
+}
+
+func bool2int(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // BenchmarkChannelBaseline: the same 64-byte frames through a buffered Go

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gondis/gondis/ndis"
 )
@@ -46,6 +47,17 @@ type Fake struct {
 	// StatusSuccess).
 	OnReset         func() (bool, ndis.Status)
 	ResetAddressing bool
+	// Delays: a positive delay makes the fake answer StatusPending and
+	// complete the operation that long later on Clock (a FakeClock, in a
+	// deterministic test; the wall clock when nil), as a device that takes
+	// its time does. A delayed OID is answered by the rules above when it
+	// completes; a delayed reset does what the default Reset does.
+	Clock        ndis.Clock
+	PauseDelay   time.Duration
+	RestartDelay time.Duration
+	OidDelay     time.Duration
+	ResetDelay   time.Duration
+
 	// Hung is what CheckForHang returns.
 	Hung atomic.Bool
 	// OnHang, if set, is called inside CheckForHang.
@@ -155,6 +167,10 @@ func (f *Fake) Pause() ndis.Status {
 	f.record("Pause")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.PauseDelay > 0 {
+		f.later(f.PauseDelay, f.Adapter.PauseComplete)
+		return ndis.StatusPending
+	}
 	return f.PauseStatus
 }
 
@@ -163,7 +179,24 @@ func (f *Fake) Restart() ndis.Status {
 	f.record("Restart")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.RestartDelay > 0 {
+		s := f.RestartStatus
+		if s == ndis.StatusPending {
+			s = ndis.StatusSuccess
+		}
+		f.later(f.RestartDelay, func() { f.Adapter.RestartComplete(s) })
+		return ndis.StatusPending
+	}
 	return f.RestartStatus
+}
+
+// later runs fn after d on the fake's clock. Called with f.mu held.
+func (f *Fake) later(d time.Duration, fn func()) {
+	c := f.Clock
+	if c == nil {
+		c = ndis.RealClock()
+	}
+	c.AfterFunc(d, fn)
 }
 
 // SendNetBufferLists implements ndis.Miniport.
@@ -289,7 +322,17 @@ func (f *Fake) OidRequest(r *ndis.OidRequest) ndis.Status {
 		f.mu.Unlock()
 		return ndis.StatusPending
 	}
+	if d := f.OidDelay; d > 0 {
+		f.later(d, func() { f.Adapter.OidRequestComplete(r, f.answer(r, hook, q)) })
+		f.mu.Unlock()
+		return ndis.StatusPending
+	}
 	f.mu.Unlock()
+	return f.answer(r, hook, q)
+}
+
+// answer answers an OID request by the fake's rules.
+func (f *Fake) answer(r *ndis.OidRequest, hook func(*ndis.OidRequest) ndis.Status, q []byte) ndis.Status {
 	switch {
 	case hook != nil:
 		return hook(r)
@@ -348,6 +391,20 @@ func (f *Fake) Reset() (bool, ndis.Status) {
 	}()
 	if hook != nil {
 		return hook()
+	}
+	f.mu.Lock()
+	d := f.ResetDelay
+	if d > 0 {
+		f.later(d, func() {
+			f.CompleteHeld(ndis.StatusRequestAborted)
+			for f.CompleteOID(ndis.StatusRequestAborted) {
+			}
+			f.Adapter.ResetComplete(ndis.StatusSuccess, addr)
+		})
+	}
+	f.mu.Unlock()
+	if d > 0 {
+		return false, ndis.StatusPending
 	}
 	f.CompleteHeld(ndis.StatusRequestAborted)
 	for f.CompleteOID(ndis.StatusRequestAborted) {
