@@ -50,7 +50,9 @@ func TestFakeDelays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake.Do(func(f *ndistest.Fake) { f.OidDelay, f.ResetDelay, f.PauseDelay = 3*time.Second, 5*time.Second, 2*time.Second })
+	fake.Do(func(f *ndistest.Fake) {
+		f.OidDelay, f.ResetDelay, f.PauseDelay = 3*time.Second, 5*time.Second, 2*time.Second
+	})
 	done := make(chan ndis.Status, 1)
 	go func() {
 		done <- b.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
