@@ -109,7 +109,7 @@ func (c *FakeClock) Timers() int {
 // WaitTimers waits until at least n timers are armed, or the timeout.
 func (c *FakeClock) WaitTimers(t TB, n int) {
 	t.Helper()
-	deadline := time.After(waitTimeout)
+	deadline := time.After(WaitTimeout)
 	for c.Timers() < n {
 		select {
 		case <-c.armed:
