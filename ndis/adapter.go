@@ -64,6 +64,7 @@ type Adapter struct {
 	restartDone        bool
 	restartStatus      Status
 	removeRequested    bool // RemoveMiniport or escalation: fail the adapter
+	failureQueued      bool // its removal is queued
 }
 
 func newAdapter(rt *Runtime, name string, d *MiniportDriver, params map[string]string) *Adapter {
@@ -489,6 +490,10 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 	switch op.phase {
 	case 0:
 		a.beginHaltLocked()
+		if a.rs.endPending {
+			a.mu.Unlock()
+			return false // protocols hear RESET_END before they are unbound
+		}
 		switch a.state {
 		case AdapterRunning:
 			a.ops = append([]*lifeOp{op}, a.ops...) // resume after the pause
@@ -544,10 +549,6 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 func (a *Adapter) beginHaltLocked() {
 	a.reset.halting.Store(true)
 	a.dropQueuedResetLocked()
-	if a.hangTimer != nil {
-		a.hangTimer.Stop()
-		a.hangTimer = nil
-	}
 }
 
 // finished reports whether the work goroutine should exit, and if so
@@ -563,10 +564,7 @@ func (a *Adapter) finished() bool {
 		a.hangTimer.Stop()
 		a.hangTimer = nil
 	}
-	if a.rs.timer != nil {
-		a.rs.timer.Stop()
-		a.rs.timer = nil
-	}
+	a.stopResetTimerLocked()
 	if a.op != nil {
 		a.finishOpLocked(nil)
 	}
@@ -576,7 +574,11 @@ func (a *Adapter) finished() bool {
 	bs := append([]*Binding(nil), a.bindings...)
 	a.mu.Unlock()
 	for _, op := range ops {
-		op.done <- fmt.Errorf("%w: %q", ErrAdapterHalted, a.name)
+		if op.kind == opRemove {
+			op.done <- nil // removed, as asked
+		} else {
+			op.done <- fmt.Errorf("%w: %q", ErrAdapterHalted, a.name)
+		}
 	}
 	for _, b := range bs {
 		b.closeNow()
@@ -599,16 +601,35 @@ func (a *Adapter) RemoveMiniport() {
 // fail takes a failed adapter down with HaltDeviceFailed, once.
 func (a *Adapter) fail(why string) {
 	a.mu.Lock()
+	a.failLocked(why)
+	a.mu.Unlock()
+	a.enqueueFailure()
+}
+
+// failLocked marks the adapter failed: no resets, and no sends or protocol
+// OIDs reach the miniport any more; enqueueFailure, after unlocking, then
+// takes it down.
+func (a *Adapter) failLocked(why string) {
 	if a.removeRequested || a.exiting {
-		a.mu.Unlock()
 		return
 	}
 	a.removeRequested = true
 	a.reset.halting.Store(true)
 	a.dropQueuedResetLocked()
+	a.gate.Or(gateSendClosed)
+	a.failQueuedOIDsLocked(StatusClosing)
 	a.events = append(a.events, Event{Kind: EventFailed, Detail: why})
+}
+
+// enqueueFailure queues the removal of a failed adapter, once.
+func (a *Adapter) enqueueFailure() {
+	a.mu.Lock()
+	queue := a.removeRequested && !a.failureQueued && !a.exiting
+	a.failureQueued = true
 	a.mu.Unlock()
-	a.enqueue(&lifeOp{kind: opRemove, action: HaltDeviceFailed, done: make(chan error, 1)})
+	if queue {
+		a.enqueue(&lifeOp{kind: opRemove, action: HaltDeviceFailed, done: make(chan error, 1)})
+	}
 }
 
 // IndicateStatus is NdisMIndicateStatusEx: the indication goes to every

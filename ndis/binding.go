@@ -12,7 +12,13 @@ import (
 type Binding struct {
 	adapter   *Adapter
 	protoName string
-	protocol  Protocol // set once BindAdapter has returned
+	protocol  Protocol    // set once, under the adapter lock, when BindAdapter has returned
+	ready     atomic.Bool // protocol is set
+
+	// Send completions that arrive while BindAdapter runs (a protocol may
+	// send from it) wait here for the protocol to exist.
+	earlyMu sync.Mutex
+	early   *NetBufferList
 
 	filter   atomic.Pointer[bindingFilter] // this binding's packet filter and multicast list
 	closed   atomic.Bool
@@ -69,21 +75,71 @@ func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver) (*Binding, error)
 		err = fmt.Errorf("%w: BindAdapter returned no Protocol", StatusFailure)
 	}
 	if err != nil {
+		// Completions of sends it made meanwhile have no protocol to go to.
 		b.closed.Store(true)
 		a.mu.Lock()
-		a.removeBindingLocked(b)
+		a.closeBindingLocked(b)
 		a.mu.Unlock()
+		a.kick()
 		return nil, fmt.Errorf("ndis: protocol %q failed to bind to %q: %w", p.Name, a.name, err)
 	}
-	b.protocol = proto
 	a.mu.Lock()
-	if b.closed.Load() || a.exiting {
-		a.mu.Unlock()
-		return nil, fmt.Errorf("%w: %q", ErrAdapterHalted, a.name)
-	}
-	a.publishBindingsLocked()
+	b.protocol = proto
+	b.earlyMu.Lock()
+	b.ready.Store(true)
+	early := b.early
+	b.early = nil
+	b.earlyMu.Unlock()
 	a.mu.Unlock()
-	return b, nil
+	if early != nil {
+		proto.SendNetBufferListsComplete(early)
+	}
+	// R12 again: a reset may have started while BindAdapter ran; the
+	// binding joins the datapath, and hears of resets, once it is over.
+	for {
+		a.mu.Lock()
+		if b.closed.Load() || a.exiting || a.reset.halting.Load() {
+			a.mu.Unlock()
+			b.unbind()
+			return nil, fmt.Errorf("%w: %q", ErrAdapterHalted, a.name)
+		}
+		if !a.resetActiveLocked() && !a.rs.endPending {
+			a.publishBindingsLocked()
+			a.mu.Unlock()
+			return b, nil
+		}
+		done := a.resetDoneLocked()
+		a.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			b.unbind()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// sendComplete hands completed sends to the protocol, or holds them until
+// its BindAdapter has returned.
+func (b *Binding) sendComplete(l *NetBufferList) {
+	if !b.ready.Load() {
+		b.earlyMu.Lock()
+		if !b.ready.Load() {
+			if b.early == nil {
+				b.early = l
+			} else {
+				tail := b.early
+				for tail.Next != nil {
+					tail = tail.Next
+				}
+				tail.Next = l
+			}
+			b.earlyMu.Unlock()
+			return
+		}
+		b.earlyMu.Unlock()
+	}
+	b.protocol.SendNetBufferListsComplete(l)
 }
 
 // publishBindingsLocked makes the open bindings with a protocol visible to
@@ -91,7 +147,7 @@ func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver) (*Binding, error)
 func (a *Adapter) publishBindingsLocked() {
 	bs := make([]*Binding, 0, len(a.bindings))
 	for _, b := range a.bindings {
-		if b.protocol != nil && !b.closed.Load() {
+		if b.ready.Load() && !b.closed.Load() {
 			bs = append(bs, b)
 		}
 	}
@@ -162,8 +218,10 @@ func (b *Binding) Close(ctx context.Context) error {
 // unbind runs ProtocolUnbindAdapterEx, if the protocol has one, then
 // closes the binding. The adapter is paused, so no send is in flight.
 func (b *Binding) unbind() {
-	if u, ok := b.protocol.(Unbinder); ok && !b.closed.Load() {
-		u.UnbindAdapter()
+	if b.ready.Load() && !b.closed.Load() {
+		if u, ok := b.protocol.(Unbinder); ok {
+			u.UnbindAdapter()
+		}
 	}
 	b.closeNow()
 }

@@ -106,7 +106,7 @@ func (b *Binding) rejectSend(l *NetBufferList, s Status) {
 		x.state = nblIdle
 		x.Status = s
 	}
-	b.protocol.SendNetBufferListsComplete(l)
+	b.sendComplete(l)
 }
 
 // leaveGate takes a sender out of the gate and kicks the work goroutine
@@ -131,7 +131,7 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	var owner *Binding
 	for x := l; x != nil; {
 		next := x.Next
-		if x.state != nblSent || x.owner == nil {
+		if x.state != nblSent || x.owner == nil || x.owner.adapter != a {
 			a.violate(RuleSendDoubleComplete, "NBL %p completed but not held by the miniport", x)
 			x = next
 			continue
@@ -170,7 +170,7 @@ func (b *Binding) completeSends(run *NetBufferList, n uint64) {
 	if run == nil {
 		return
 	}
-	b.protocol.SendNetBufferListsComplete(run)
+	b.sendComplete(run)
 	if b.inflight.Add(-int64(n)) == 0 && b.closed.Load() {
 		b.signalDrained()
 	}
@@ -190,6 +190,11 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 		return
 	}
 	if a.afterHalt("IndicateReceiveNetBufferLists") {
+		return
+	}
+	if a.State() == AdapterInitializing {
+		// The chain stays the miniport's: there is nothing to give it back to.
+		a.violate(RuleInvalidCall, "IndicateReceiveNetBufferLists before MiniportInitializeEx returned")
 		return
 	}
 	resources := flags&ReceiveFlagResources != 0

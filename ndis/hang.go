@@ -63,7 +63,7 @@ func (a *Adapter) stepTick() bool {
 		return false
 	}
 	a.tickDue = false
-	if a.exiting || a.reset.halting.Load() {
+	if a.exiting {
 		a.mu.Unlock()
 		return true
 	}
@@ -73,7 +73,8 @@ func (a *Adapter) stepTick() bool {
 	if a.rt.cfg.verifier != VerifierOff {
 		findings = a.timedChecksLocked(now)
 	}
-	idle := resetPhase(a.reset.phase.Load()&phaseMask) == resetIdle && !a.resetActiveLocked()
+	// Once a halt has begun only the verifier's watch goes on (R11).
+	idle := resetPhase(a.reset.phase.Load()&phaseMask) == resetIdle && !a.resetActiveLocked() && !a.reset.halting.Load()
 	oidTimeout := false
 	if e := a.oidActive; idle && e != nil && e.pending && !e.completed {
 		e.ticks++

@@ -28,6 +28,7 @@ type oidEntry struct {
 	pending    bool // the miniport answered StatusPending
 	completed  bool
 	abandoned  bool // the caller gave up; the result goes nowhere
+	orphaned   bool // given up after a reset while the miniport still holds it (R7)
 	since      time.Time
 	ticks      int  // check-for-hang ticks seen while pending
 	overdue    bool // reported as NdisTimedOidComplete
@@ -111,6 +112,12 @@ func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
 		}
 		a.mu.Unlock()
 		<-e.done
+	}
+	a.mu.Lock()
+	orphaned := e.orphaned
+	a.mu.Unlock()
+	if orphaned {
+		return e.status // the miniport still holds e.req: nothing to copy
 	}
 	r.BytesWritten, r.BytesNeeded = e.req.BytesWritten, e.req.BytesNeeded
 	if r.Type != RequestSet {
@@ -288,7 +295,9 @@ func (a *Adapter) prepareLocked(e *oidEntry) bool {
 				union |= b.filter.Load().packetFilter
 			}
 		}
-		union |= e.filter.packetFilter
+		if e.filter != nil {
+			union |= e.filter.packetFilter
+		}
 		e.req.Buffer = Ulong(union) // what is cached on success
 		if a.cache.packetFilterSet && union == a.cache.packetFilter {
 			a.completeOidLocked(e, StatusSuccess)
@@ -301,7 +310,10 @@ func (a *Adapter) prepareLocked(e *oidEntry) bool {
 				union = append(union, b.filter.Load().multicast...)
 			}
 		}
-		union = dedupe(append(union, e.filter.multicast...))
+		if e.filter != nil {
+			union = append(union, e.filter.multicast...)
+		}
+		union = dedupe(union)
 		if len(union) > int(a.general.MaxMulticastListSize) {
 			e.req.Buffer = nil // nothing to commit
 			a.completeOidLocked(e, StatusMulticastFull)
@@ -434,26 +446,18 @@ func (a *Adapter) refreshHWLocked() {
 }
 
 // refilterLocked queues the runtime's own sets of the packet filter and
-// multicast list unions after a binding with a filter of its own closed, so
-// that the miniport stops receiving what nobody wants any more.
+// multicast list after a binding with a filter of its own closed, so that
+// the miniport stops receiving what nobody wants any more. The unions are
+// computed when the requests reach the front of the queue, so that sets
+// queued before them count.
 func (a *Adapter) refilterLocked(gone *bindingFilter) {
 	if gone.packetFilter != 0 && a.cache.packetFilterSet {
-		var union uint32
-		for _, b := range a.bindings {
-			union |= b.filter.Load().packetFilter
-		}
-		if union != a.cache.packetFilter {
-			a.oidq = append(a.oidq, &oidEntry{req: OidRequest{Type: RequestSet, OID: OIDGenCurrentPacketFilter, Buffer: Ulong(union)}})
-		}
+		a.oidq = append(a.oidq, &oidEntry{kind: oidPacketFilter,
+			req: OidRequest{Type: RequestSet, OID: OIDGenCurrentPacketFilter}})
 	}
 	if len(gone.multicast) != 0 && a.cache.multicastSet {
-		var union []MacAddress
-		for _, b := range a.bindings {
-			union = append(union, b.filter.Load().multicast...)
-		}
-		if union = dedupe(union); !slices.Equal(union, a.cache.multicast) {
-			a.oidq = append(a.oidq, &oidEntry{req: OidRequest{Type: RequestSet, OID: OID8023MulticastList, Buffer: EncodeMulticastList(union)}})
-		}
+		a.oidq = append(a.oidq, &oidEntry{kind: oidMulticast,
+			req: OidRequest{Type: RequestSet, OID: OID8023MulticastList}})
 	}
 }
 

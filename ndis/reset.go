@@ -83,6 +83,7 @@ func WithResetTimeout(d time.Duration) Option { return func(c *config) { c.reset
 type resetShared struct {
 	phase    atomic.Uint32 // resetPhase | cause<<8
 	halting  atomic.Bool   // a halt has begun: no new resets (R4)
+	entered  atomic.Bool   // Reset() has been called and the reset has not completed
 	counters [numCauses]causeCounters
 	total    atomic.Uint64 // resets performed, for OIDGenResetCounts
 }
@@ -106,7 +107,9 @@ type resetLocked struct {
 	restoring   []*oidEntry // every restore request of this reset
 	bound       []*Binding  // bindings that were told RESET_START
 	timer       Timer
+	gen         uint64 // which reset the timer is for
 	timedOut    bool
+	endPending  bool          // RESET_END is being delivered, off the work goroutine
 	done        chan struct{} // closed at RESET_END, if a Bind waits on it
 	failures    int           // consecutive failed resets
 	history     []time.Time   // reset start times within the escalation window
@@ -240,6 +243,9 @@ func (a *Adapter) stepReset() bool {
 		return false
 	case resetRestoring:
 		a.mu.Lock()
+		if a.rs.timedOut {
+			return a.restoreTimedOutLocked()
+		}
 		for _, e := range a.rs.restoring {
 			if !e.completed {
 				a.mu.Unlock()
@@ -259,6 +265,10 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 		a.dropQueuedResetLocked()
 		a.mu.Unlock()
 		return true
+	}
+	if a.rs.endPending {
+		a.mu.Unlock()
+		return false // the last RESET_END is still being delivered; its end kicks us
 	}
 	if !a.rs.draining {
 		a.rs.draining = true
@@ -292,6 +302,7 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 		}
 	}
 
+	a.reset.entered.Store(true)
 	addressing, s := a.resetter.Reset()
 
 	a.mu.Lock()
@@ -302,9 +313,7 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 		if !a.rs.completed {
 			a.reset.phase.Store(uint32(resetPending))
 			a.events = append(a.events, Event{Kind: EventResetPending, Cause: cause})
-			if d := a.rt.cfg.resetTimeout; d > 0 {
-				a.rs.timer = a.rt.cfg.clock.AfterFunc(d, a.resetTimerFired)
-			}
+			a.armResetTimerLocked()
 		}
 		a.mu.Unlock()
 		return true
@@ -314,6 +323,7 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 		a.violate(RuleResetCompleteWithoutPending, "MiniportResetEx returned %s after calling ResetComplete", s)
 		return true
 	}
+	a.reset.entered.Store(false)
 	a.rs.outstanding, a.rs.completed = false, true
 	a.rs.status, a.rs.addressing = s, addressing
 	a.mu.Unlock()
@@ -328,7 +338,7 @@ func (a *Adapter) ResetComplete(s Status, addressingReset bool) {
 		return
 	}
 	a.mu.Lock()
-	if !a.rs.outstanding {
+	if !a.rs.outstanding || !a.reset.entered.Load() {
 		a.mu.Unlock()
 		a.violate(RuleResetCompleteWithoutPending, "ResetComplete(%s) with no reset pending", s)
 		return
@@ -336,15 +346,37 @@ func (a *Adapter) ResetComplete(s Status, addressingReset bool) {
 	if s == StatusPending {
 		s = StatusFailure
 	}
+	a.reset.entered.Store(false)
 	a.rs.outstanding, a.rs.completed = false, true
 	a.rs.status, a.rs.addressing = s, addressingReset
 	a.mu.Unlock()
 	a.kick()
 }
 
-func (a *Adapter) resetTimerFired() {
+// armResetTimerLocked arms the reset timeout (R10) for the current reset.
+func (a *Adapter) armResetTimerLocked() {
+	d := a.rt.cfg.resetTimeout
+	if d <= 0 || a.rs.timer != nil {
+		return
+	}
+	gen := a.rs.gen
+	a.rs.timer = a.rt.cfg.clock.AfterFunc(d, func() { a.resetTimerFired(gen) })
+}
+
+func (a *Adapter) stopResetTimerLocked() {
+	if a.rs.timer != nil {
+		a.rs.timer.Stop()
+		a.rs.timer = nil
+	}
+}
+
+// resetTimerFired marks the reset it was armed for as timed out; a timer
+// that lost the race with its reset's end finds another generation.
+func (a *Adapter) resetTimerFired(gen uint64) {
 	a.mu.Lock()
-	a.rs.timedOut = true
+	if gen == a.rs.gen {
+		a.rs.timedOut = true
+	}
 	a.mu.Unlock()
 	a.kick()
 }
@@ -352,24 +384,51 @@ func (a *Adapter) resetTimerFired() {
 // resetTimedOutLocked gives up on a pending reset (R10): report it, end it
 // with StatusDeviceFailed and fail the adapter.
 func (a *Adapter) resetTimedOutLocked() bool {
+	a.reset.entered.Store(false)
 	a.rs.outstanding, a.rs.completed = false, true
 	a.rs.status, a.rs.addressing = StatusDeviceFailed, false
-	a.rs.timedOut = false
-	a.rs.timer = nil
+	a.rs.timedOut, a.rs.timer = false, nil
 	d := a.rt.cfg.resetTimeout
+	why := fmt.Sprintf("the reset was not completed within %s", d)
+	a.failLocked(why)
 	a.mu.Unlock()
-	a.violate(RuleResetTimeout, "the reset was not completed within %s", d)
-	a.fail(fmt.Sprintf("the reset was not completed within %s", d))
-	return true
+	a.violate(RuleResetTimeout, "%s", why)
+	a.enqueueFailure()
+	a.mu.Lock()
+	return a.endResetLocked()
+}
+
+// restoreTimedOutLocked gives up on an addressing restore the miniport does
+// not finish (R10): the request at the miniport is orphaned, the rest are
+// dropped, the reset ends with StatusDeviceFailed and the adapter fails.
+func (a *Adapter) restoreTimedOutLocked() bool {
+	a.rs.timedOut, a.rs.timer = false, nil
+	if e := a.oidActive; e != nil && e.b == nil {
+		a.rs.orphans = append(a.rs.orphans, e)
+		e.orphaned = true
+		a.completeOidLocked(e, StatusRequestAborted)
+	}
+	for _, e := range a.rs.restoring {
+		if !e.completed {
+			a.completeOidLocked(e, StatusRequestAborted)
+		}
+	}
+	a.rs.restore = nil
+	a.rs.status = StatusDeviceFailed
+	d := a.rt.cfg.resetTimeout
+	why := fmt.Sprintf("the addressing restore was not completed within %s", d)
+	a.failLocked(why)
+	a.mu.Unlock()
+	a.violate(RuleResetTimeout, "%s", why)
+	a.enqueueFailure()
+	a.mu.Lock()
+	return a.endResetLocked()
 }
 
 // resetCompletedLocked checks the NDIS 6.30 rule (R7), then restores
 // addressing (R8) or ends the reset.
 func (a *Adapter) resetCompletedLocked() bool {
-	if a.rs.timer != nil {
-		a.rs.timer.Stop()
-		a.rs.timer = nil
-	}
+	a.stopResetTimerLocked()
 	var problems []string
 	if n := a.inflight(); n != 0 {
 		problems = append(problems, fmt.Sprintf("%d sends", n))
@@ -378,6 +437,7 @@ func (a *Adapter) resetCompletedLocked() bool {
 		problems = append(problems, "OID "+e.req.OID.String())
 		// Give the caller its answer; a late completion is accepted quietly.
 		a.rs.orphans = append(a.rs.orphans, e)
+		e.orphaned = true
 		a.completeOidLocked(e, StatusRequestAborted)
 	}
 	if len(problems) != 0 && !a.driver.Version.Less(Version630) {
@@ -390,6 +450,7 @@ func (a *Adapter) resetCompletedLocked() bool {
 		a.rs.restoring = append(a.rs.restoring[:0], a.rs.restore...)
 		if len(a.rs.restore) > 0 {
 			a.reset.phase.Store(uint32(resetRestoring))
+			a.armResetTimerLocked() // the restore is bounded too
 			a.events = append(a.events, Event{Kind: EventResetRestore, Cause: a.rs.cause,
 				Detail: fmt.Sprintf("%d addressing requests", len(a.rs.restore))})
 			a.mu.Unlock()
@@ -456,30 +517,49 @@ func (a *Adapter) endResetLocked() bool {
 		a.rs.failures = 0
 	}
 	escalate := a.escalateLocked(now)
+	if escalate != "" {
+		// Failed before the gate reopens: nothing more reaches the miniport.
+		a.failLocked(escalate)
+	}
 
+	a.stopResetTimerLocked()
+	a.rs.gen++
 	bound := a.rs.bound
 	a.rs.bound = nil
 	a.reset.phase.Store(uint32(resetIdle))
 	a.gate.And(^uint64(gateReset))
 	a.releaseBindWaitersLocked()
 	a.events = append(a.events, Event{Kind: EventResetEnd, Cause: cause, Status: status, Duration: dur})
+	if escalate != "" {
+		a.events = append(a.events, Event{Kind: EventResetEscalated, Cause: cause, Status: status, Detail: escalate})
+	}
+	// RESET_END goes out from its own goroutine, so that a protocol may
+	// resume from its handler, OID requests included, while the work
+	// goroutine serves them; the next RESET_START waits for it (R12).
+	a.rs.endPending = true
 	a.mu.Unlock()
 	a.flushEvents()
+	go a.deliverResetEnd(bound, Ulong(uint32(status)))
+	if escalate != "" {
+		a.enqueueFailure()
+	}
+	return true
+}
 
-	payload := Ulong(uint32(status))
+// deliverResetEnd tells every binding that was told RESET_START that the
+// reset is over.
+func (a *Adapter) deliverResetEnd(bound []*Binding, payload []byte) {
 	for _, b := range bound {
 		if b.enter() {
 			b.protocol.Status(StatusResetEnd, payload)
 			b.leave()
 		}
 	}
-	if escalate != "" {
-		a.mu.Lock()
-		a.events = append(a.events, Event{Kind: EventResetEscalated, Cause: cause, Status: status, Detail: escalate})
-		a.mu.Unlock()
-		a.fail(escalate)
-	}
-	return true
+	a.mu.Lock()
+	a.rs.endPending = false
+	a.releaseBindWaitersLocked()
+	a.mu.Unlock()
+	a.kick()
 }
 
 // escalateLocked applies the escalation policy (R9) and says why the adapter
