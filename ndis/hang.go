@@ -121,7 +121,7 @@ func (a *Adapter) timedChecksLocked(now time.Time) []Violation {
 		w.reportedSend = false
 	}
 
-	if completed != w.completed || inflight == 0 {
+	if completed != w.completed || inflight == 0 || w.lastProgress.IsZero() {
 		w.completed, w.lastProgress, w.reportedHang = completed, now, false
 	} else if now.Sub(w.lastProgress) >= timedDataHang && !w.reportedHang {
 		w.reportedHang = true

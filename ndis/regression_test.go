@@ -253,3 +253,18 @@ func TestReceiveDuringInitialize(t *testing.T) {
 		t.Error("no violation for a receive during Initialize")
 	}
 }
+
+// The first tick that sees a send pending on an adapter that never
+// completed one measures from that tick, not from the zero time.
+func TestTimedDataHangFirstTick(t *testing.T) {
+	e := newEnv(t)
+	e.adapter("eth0")
+	b, _ := e.bind("eth0")
+	e.fake.Do(func(f *ndistest.Fake) { f.HoldSends = true })
+	b.SendNetBufferLists(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "held")))
+	e.ticks(2, 2*time.Second)
+	if n := e.v.Count(ndis.RuleTimedDataHang); n != 0 {
+		t.Fatalf("NdisTimedDataHang after 4 s")
+	}
+	e.fake.CompleteHeld(ndis.StatusSuccess)
+}

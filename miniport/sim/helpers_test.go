@@ -1,0 +1,270 @@
+package sim_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gondis/gondis/miniport/sim"
+	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitLimit bounds the tests' own waits (ndistest's helpers have theirs).
+const waitLimit = 10 * time.Second
+
+// env is one test's runtime: a strict verifier, a recording protocol "rec",
+// the sim driver, and a fake clock unless the test runs on the wall clock.
+type env struct {
+	t   *testing.T
+	rt  *ndis.Runtime
+	v   *ndistest.Verifier
+	clk *ndistest.FakeClock // nil: the wall clock
+	rec *ndistest.RecorderDriver
+
+	mu     sync.Mutex
+	events []ndis.Event
+}
+
+// newEnv returns a runtime closed when the test ends. With fake, the
+// runtime and the sim run on one fake clock.
+func newEnv(t *testing.T, fake bool, opts ...ndis.Option) *env {
+	t.Helper()
+	e := &env{t: t, v: ndistest.NewVerifier(t), rec: ndistest.NewRecorderDriver("rec")}
+	all := append(e.v.Options(), ndis.WithEventHandler(e.event))
+	var so sim.Options
+	if fake {
+		e.clk = ndistest.NewFakeClock()
+		all = append(all, ndis.WithClock(e.clk))
+		so.Clock = e.clk
+	}
+	e.rt = ndis.New(append(all, opts...)...)
+	if err := e.rt.RegisterMiniportDriver(sim.DriverWith(so)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.RegisterProtocolDriver(e.rec.Driver()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := e.rt.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return e
+}
+
+func (e *env) event(ev ndis.Event) {
+	e.mu.Lock()
+	e.events = append(e.events, ev)
+	e.mu.Unlock()
+}
+
+func (e *env) eventCount(kind ndis.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.events {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// add adds a sim adapter and returns it with its device.
+func (e *env) add(name string, params map[string]string) (*ndis.Adapter, *sim.Device) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	a, err := e.rt.AddAdapter(ctx, name, "sim", params)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d, ok := sim.DeviceOf(a)
+	if !ok {
+		e.t.Fatalf("DeviceOf(%s): no device", name)
+	}
+	return a, d
+}
+
+// bind binds the recorder to the adapter.
+func (e *env) bind(adapter string) *ndistest.Recorder {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	b, err := e.rt.Bind(ctx, "rec", adapter)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.rec.Binding(b)
+}
+
+// advance moves the fake clock by d and then waits until cond holds.
+func (e *env) advance(d time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	e.clk.Advance(d)
+	ndistest.Eventually(e.t, cond, "%s", what)
+}
+
+// wireName returns a wire name unique to the test.
+func wireName(t *testing.T) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name())
+}
+
+func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	req := &ndis.OidRequest{Type: typ, OID: o, Buffer: buf}
+	return req, b.OidRequest(ctx, req)
+}
+
+func mustSet(t *testing.T, b *ndis.Binding, o ndis.OID, buf []byte) {
+	t.Helper()
+	if _, s := oid(t, b, ndis.RequestSet, o, buf); s != ndis.StatusSuccess {
+		t.Fatalf("set %s: %s", o, s)
+	}
+}
+
+func setFilter(t *testing.T, r *ndistest.Recorder, pf uint32) {
+	t.Helper()
+	mustSet(t, r.B, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(pf))
+}
+
+func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
+	t.Helper()
+	req, s := oid(t, b, ndis.RequestQuery, o, make([]byte, 8))
+	if s != ndis.StatusSuccess || req.BytesWritten != 8 {
+		t.Fatalf("query %s: %s, %d bytes", o, s, req.BytesWritten)
+	}
+	return binary.LittleEndian.Uint64(req.Buffer)
+}
+
+// frame builds an Ethernet frame of n bytes (n >= 18) from src to dst
+// carrying seq.
+func frame(dst, src ndis.MacAddress, seq uint32, n int) []byte {
+	f := make([]byte, n)
+	copy(f, dst[:])
+	copy(f[6:], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x88B6)
+	binary.BigEndian.PutUint32(f[14:], seq)
+	for i := 18; i < n; i++ {
+		f[i] = byte(seq) ^ byte(i)
+	}
+	return f
+}
+
+// send sends one NBL per frame, as one chain, and returns the NBLs.
+func send(r *ndistest.Recorder, frames ...[]byte) []*ndis.NetBufferList {
+	ls := make([]*ndis.NetBufferList, len(frames))
+	for i, f := range frames {
+		ls[i] = ndis.NewNetBufferList(f)
+	}
+	r.B.SendNetBufferLists(ndis.Chain(ls...))
+	return ls
+}
+
+// frames returns n frames from src to dst, numbered from first.
+func frames(dst, src ndis.MacAddress, first uint32, n, size int) [][]byte {
+	fs := make([][]byte, n)
+	for i := range fs {
+		fs[i] = frame(dst, src, first+uint32(i), size)
+	}
+	return fs
+}
+
+// received returns the frames indicated to the recorder, in order.
+func received(r *ndistest.Recorder) [][]byte {
+	var out [][]byte
+	for _, x := range r.Records() {
+		if x.Kind == ndistest.RecordReceive {
+			out = append(out, x.Frames...)
+		}
+	}
+	return out
+}
+
+// completions counts the recorder's completed NBLs by status.
+func completions(r *ndistest.Recorder) map[ndis.Status]int {
+	m := make(map[ndis.Status]int)
+	for _, x := range r.Records() {
+		if x.Kind == ndistest.RecordComplete {
+			for _, s := range x.Statuses {
+				m[s]++
+			}
+		}
+	}
+	return m
+}
+
+func waitCompleted(t *testing.T, r *ndistest.Recorder, n int) {
+	t.Helper()
+	ndistest.Eventually(t, func() bool { return r.Completed() >= n }, "%d completions (have %d)", n, r.Completed())
+}
+
+func waitReceived(t *testing.T, r *ndistest.Recorder, n int) {
+	t.Helper()
+	ndistest.Eventually(t, func() bool { return r.Received() >= n }, "%d receives", n)
+}
+
+// resetEnd waits for the n-th RESET_END and returns its status.
+func resetEnd(t *testing.T, r *ndistest.Recorder, n int) ndis.Status {
+	t.Helper()
+	rec := r.WaitStatus(t, ndis.StatusResetEnd, n)
+	s, ok := ndistest.ResetEndStatus(rec.Payload)
+	if !ok {
+		t.Fatalf("RESET_END payload %x", rec.Payload)
+	}
+	return s
+}
+
+// linkStates returns the media connect states of the recorder's link
+// indications, in order.
+func linkStates(r *ndistest.Recorder) []ndis.MediaConnectState {
+	var out []ndis.MediaConnectState
+	for _, x := range r.Records() {
+		if x.Kind == ndistest.RecordStatus && x.Status == ndis.StatusLinkState {
+			ls, s := ndis.ParseLinkState(x.Payload)
+			if s != ndis.StatusSuccess {
+				panic(fmt.Sprintf("bad link state payload %x", x.Payload))
+			}
+			out = append(out, ls.MediaConnectState)
+		}
+	}
+	return out
+}
+
+// checkTraffic sends n frames to the adapter's own address through a
+// looped-back adapter and checks that they complete and come back intact.
+func checkTraffic(t *testing.T, r *ndistest.Recorder, d *sim.Device, seq uint32, n int) {
+	t.Helper()
+	fs := frames(d.MAC(), d.MAC(), seq, n, 100)
+	before, rx, ok := r.Completed(), r.Received(), completions(r)[ndis.StatusSuccess]
+	send(r, fs...)
+	waitCompleted(t, r, before+n)
+	if got := completions(r)[ndis.StatusSuccess] - ok; got != n {
+		t.Fatalf("after recovery: %d of %d sends succeeded", got, n)
+	}
+	waitReceived(t, r, rx+n)
+	got := received(r)[rx:]
+	for i, f := range fs {
+		if string(got[i]) != string(f) {
+			t.Fatalf("after recovery: frame %d differs", i)
+		}
+	}
+}
