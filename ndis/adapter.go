@@ -490,10 +490,6 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 	switch op.phase {
 	case 0:
 		a.beginHaltLocked()
-		if a.rs.endPending {
-			a.mu.Unlock()
-			return false // protocols hear RESET_END before they are unbound
-		}
 		switch a.state {
 		case AdapterRunning:
 			a.ops = append([]*lifeOp{op}, a.ops...) // resume after the pause
@@ -509,6 +505,10 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 		a.mu.Unlock()
 		return true
 	case 1:
+		if a.resetActiveLocked() || a.rs.endPending {
+			a.mu.Unlock()
+			return false // protocols hear RESET_END before they are unbound
+		}
 		bs := append([]*Binding(nil), a.bindings...)
 		op.phase = 2
 		a.mu.Unlock()

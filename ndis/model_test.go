@@ -47,6 +47,9 @@ type modelEnv struct {
 	a     *ndis.Adapter
 	m     model
 	ended atomic.Int64 // EventResetEnd events
+	// pendingOid is the caller of an OID left at the miniport by an
+	// oid-timeout reset; the reset's completion answers it (R7).
+	pendingOid chan ndis.Status
 }
 
 func newModelEnv(t *rapid.T) *modelEnv {
@@ -60,6 +63,9 @@ func newModelEnv(t *rapid.T) *modelEnv {
 			}
 		}),
 		ndis.WithResetEscalation(ndis.Escalation{MaxConsecutiveFailures: modelMaxFailures}))...)
+	// The oid-timeout cause is a stuck OID that the fake's pending resets
+	// leave held: the NDIS 6.30 rule breaks by design (R7).
+	e.v.Expect(ndis.RuleResetPendingRequests)
 	// Every reset pends: the model decides when and how it completes.
 	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
 	if err := e.rt.RegisterMiniportDriver(e.fake.Driver("fake", ndis.Version630)); err != nil {
@@ -104,6 +110,29 @@ func (e *modelEnv) requestReset(cause string) {
 		e.fake.Hung.Store(true)
 		e.clock.WaitTimers(e.t, 1)
 		e.clock.Advance(2 * time.Second)
+	case "oid-timeout":
+		// An OID the miniport never completes, seen pending by two ticks.
+		e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
+		mb := e.m.bindings[0]
+		done := make(chan ndis.Status, 1)
+		go func() {
+			done <- mb.b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000002, Buffer: ndis.Ulong(2)})
+		}()
+		ndistest.Eventually(e.t, func() bool { return e.fake.PendingOIDs() == 1 }, "OID pending")
+		e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = false })
+		for range 2 {
+			e.clock.WaitTimers(e.t, 1)
+			e.clock.Advance(2 * time.Second)
+		}
+		e.m.resetting = true
+		e.m.resets++
+		for _, mb := range e.m.bindings {
+			mb.starts++
+		}
+		e.waitResets(e.m.resets)
+		// The pending reset holds the OID; R7 gives its caller up at completion.
+		e.pendingOid = done
+		return
 	}
 	if e.m.resetting {
 		// Dropped: a reset is running. Nothing may happen.
@@ -198,9 +227,12 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 			if e.m.gone {
 				t.Skip("gone")
 			}
-			cause := rapid.SampledFrom([]string{"driver", "operator", "hang"}).Draw(t, "cause")
-			if cause == "hang" && e.m.resetting {
+			cause := rapid.SampledFrom([]string{"driver", "operator", "hang", "oid-timeout"}).Draw(t, "cause")
+			if (cause == "hang" || cause == "oid-timeout") && e.m.resetting {
 				t.Skip("no check-for-hang while a reset runs")
+			}
+			if cause == "oid-timeout" && (len(e.m.bindings) == 0 || e.m.state != ndis.AdapterRunning) {
+				t.Skip("an OID needs a binding")
 			}
 			e.requestReset(cause)
 		},
@@ -222,9 +254,19 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 				}
 				return
 			}
+			if e.pendingOid != nil {
+				e.v.Expect(ndis.RuleResetPendingRequests) // the fake left the OID pending
+			}
 			e.a.ResetComplete(s, false)
 			e.m.resetting = false
 			e.m.ends++
+			if e.pendingOid != nil {
+				if st := <-e.pendingOid; st != ndis.StatusRequestAborted {
+					t.Fatalf("OID left at the miniport by the reset: %v", st)
+				}
+				e.pendingOid = nil
+				e.fake.CompleteOID(ndis.StatusSuccess) // late, taken quietly
+			}
 			// The reset runs until RESET_END; a request before it is dropped.
 			ndistest.Eventually(t, func() bool { return e.ended.Load() == int64(e.m.ends) }, "RESET_END %d", e.m.ends)
 			for _, mb := range e.m.bindings {
@@ -261,7 +303,45 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 			}
 			e.m.bindings = append(e.m.bindings[:i], e.m.bindings[i+1:]...)
 		},
-		"stats": func(t *rapid.T) {
+		"halt": func(t *rapid.T) {
+			if e.m.gone {
+				t.Skip("gone")
+			}
+			if e.m.resetting {
+				// A halt waits for the reset (R13): complete it meanwhile.
+				done := make(chan error, 1)
+				go func() { done <- e.rt.RemoveAdapter(context.Background(), "eth0") }()
+				select {
+				case err := <-done:
+					t.Fatalf("RemoveAdapter returned (%v) during a reset", err)
+				case <-time.After(2 * time.Millisecond):
+				}
+				if e.pendingOid != nil {
+					e.v.Expect(ndis.RuleResetPendingRequests)
+				}
+				e.a.ResetComplete(ndis.StatusSuccess, false)
+				if err := <-done; err != nil {
+					t.Fatalf("RemoveAdapter: %v", err)
+				}
+				e.m.resetting = false
+				e.m.ends++
+				for _, mb := range e.m.bindings {
+					mb.ends++
+				}
+				if e.pendingOid != nil {
+					<-e.pendingOid
+					e.pendingOid = nil
+				}
+			} else if err := e.rt.RemoveAdapter(context.Background(), "eth0"); err != nil {
+				t.Fatalf("RemoveAdapter: %v", err)
+			}
+			<-e.a.Done()
+			if !e.fake.IsHalted() {
+				t.Fatal("MiniportHaltEx not called")
+			}
+			e.m.gone, e.m.state = true, ndis.AdapterHalted
+		},
+		"audit": func(t *rapid.T) { // always valid, and first by name: rapid falls back on it
 			st := e.a.Stats()
 			var performed uint64
 			for _, c := range st.Resets {
