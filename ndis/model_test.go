@@ -124,12 +124,7 @@ func (e *modelEnv) requestReset(cause string) {
 			e.clock.WaitTimers(e.t, 1)
 			e.clock.Advance(2 * time.Second)
 		}
-		e.m.resetting = true
-		e.m.resets++
-		for _, mb := range e.m.bindings {
-			mb.starts++
-		}
-		e.waitResets(e.m.resets)
+		e.resetStarted()
 		// The pending reset holds the OID; R7 gives its caller up at completion.
 		e.pendingOid = done
 		return
@@ -139,15 +134,20 @@ func (e *modelEnv) requestReset(cause string) {
 		time.Sleep(time.Millisecond)
 		return
 	}
+	e.resetStarted()
+	if cause == "hang" {
+		e.fake.Hung.Store(false)
+	}
+}
+
+// resetStarted records a reset in the model and waits for its Reset call.
+func (e *modelEnv) resetStarted() {
 	e.m.resetting = true
 	e.m.resets++
 	for _, mb := range e.m.bindings {
 		mb.starts++
 	}
 	e.waitResets(e.m.resets)
-	if cause == "hang" {
-		e.fake.Hung.Store(false)
-	}
 }
 
 func (e *modelEnv) actions() map[string]func(*rapid.T) {

@@ -2,7 +2,9 @@ package ndis
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"net"
 )
 
 // OID is an NDIS object identifier (NDIS_OID).
@@ -166,6 +168,21 @@ func (r *OidRequest) PutBytes(b []byte) Status {
 	return StatusSuccess
 }
 
+// PutCounter answers a statistics query (OIDGenXmitOK ...) as NDIS asks: a
+// ULONG64 when the buffer holds one, else the low 32 bits as a ULONG with
+// BytesNeeded 8, to say the full value is wider; StatusBufferTooShort below
+// 4 bytes.
+func (r *OidRequest) PutCounter(v uint64) Status {
+	if len(r.Buffer) >= 8 {
+		binary.LittleEndian.PutUint64(r.Buffer, v)
+		r.BytesWritten = 8
+		return StatusSuccess
+	}
+	s := r.PutUlong(uint32(v))
+	r.BytesNeeded = 8
+	return s
+}
+
 // MacAddress is an IEEE 802 MAC address as NDIS carries it in OID buffers.
 type MacAddress [6]byte
 
@@ -177,6 +194,25 @@ func (m MacAddress) String() string {
 // IsMulticast reports whether the group bit of the address is set
 // (broadcast is a multicast address too).
 func (m MacAddress) IsMulticast() bool { return m[0]&1 == 1 }
+
+// ParseStationAddress parses a station address as drivers take it from
+// their parameters: a 48-bit address in any form net.ParseMAC reads, unicast
+// and not zero. The error says what is wrong, for the driver's own
+// parameter error.
+func ParseStationAddress(s string) (MacAddress, error) {
+	hw, err := net.ParseMAC(s)
+	switch {
+	case err != nil:
+		return MacAddress{}, errors.New("not a MAC address")
+	case len(hw) != 6:
+		return MacAddress{}, errors.New("not a 48-bit MAC address")
+	case hw[0]&1 != 0:
+		return MacAddress{}, errors.New("a multicast address; the station address must be unicast")
+	case MacAddress(hw) == MacAddress{}:
+		return MacAddress{}, errors.New("the zero address")
+	}
+	return MacAddress(hw), nil
+}
 
 // BroadcastAddress is ff:ff:ff:ff:ff:ff.
 var BroadcastAddress = MacAddress{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}

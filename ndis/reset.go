@@ -387,9 +387,14 @@ func (a *Adapter) resetTimedOutLocked() bool {
 	a.reset.entered.Store(false)
 	a.rs.outstanding, a.rs.completed = false, true
 	a.rs.status, a.rs.addressing = StatusDeviceFailed, false
+	return a.timedOutLocked("the reset")
+}
+
+// timedOutLocked reports a reset time-out (R10), fails the adapter and ends
+// the reset. Called with a.mu held; returns with it released.
+func (a *Adapter) timedOutLocked(what string) bool {
 	a.rs.timedOut, a.rs.timer = false, nil
-	d := a.rt.cfg.resetTimeout
-	why := fmt.Sprintf("the reset was not completed within %s", d)
+	why := fmt.Sprintf("%s was not completed within %s", what, a.rt.cfg.resetTimeout)
 	a.failLocked(why)
 	a.mu.Unlock()
 	a.violate(RuleResetTimeout, "%s", why)
@@ -402,7 +407,6 @@ func (a *Adapter) resetTimedOutLocked() bool {
 // not finish (R10): the request at the miniport is orphaned, the rest are
 // dropped, the reset ends with StatusDeviceFailed and the adapter fails.
 func (a *Adapter) restoreTimedOutLocked() bool {
-	a.rs.timedOut, a.rs.timer = false, nil
 	if e := a.oidActive; e != nil && e.b == nil {
 		a.rs.orphans = append(a.rs.orphans, e)
 		e.orphaned = true
@@ -415,14 +419,7 @@ func (a *Adapter) restoreTimedOutLocked() bool {
 	}
 	a.rs.restore = nil
 	a.rs.status = StatusDeviceFailed
-	d := a.rt.cfg.resetTimeout
-	why := fmt.Sprintf("the addressing restore was not completed within %s", d)
-	a.failLocked(why)
-	a.mu.Unlock()
-	a.violate(RuleResetTimeout, "%s", why)
-	a.enqueueFailure()
-	a.mu.Lock()
-	return a.endResetLocked()
+	return a.timedOutLocked("the addressing restore")
 }
 
 // resetCompletedLocked checks the NDIS 6.30 rule (R7), then restores

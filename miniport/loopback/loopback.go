@@ -72,7 +72,6 @@
 package loopback
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"net"
@@ -165,18 +164,11 @@ func parseConfig(params map[string]string) (config, error) {
 			}
 			c.mtu = n
 		case "mac":
-			hw, err := net.ParseMAC(v)
-			switch {
-			case err != nil:
-				return c, bad("not a MAC address")
-			case len(hw) != len(c.mac):
-				return c, bad("not a 48-bit MAC address")
-			case hw[0]&1 != 0:
-				return c, bad("a multicast address; the station address must be unicast")
-			case ndis.MacAddress(hw) == ndis.MacAddress{}:
-				return c, bad("the zero address")
+			mac, err := ndis.ParseStationAddress(v)
+			if err != nil {
+				return c, bad(err.Error())
 			}
-			c.mac = ndis.MacAddress(hw)
+			c.mac = mac
 		case "link_speed":
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil || n == 0 || n == ndis.LinkSpeedUnknown {
@@ -576,28 +568,14 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestQuery:
 		switch r.OID {
 		case ndis.OIDGenXmitOK:
-			return putCounter(r, m.xmitOK.Load())
+			return r.PutCounter(m.xmitOK.Load())
 		case ndis.OIDGenRcvOK:
-			return putCounter(r, m.rcvOK.Load())
+			return r.PutCounter(m.rcvOK.Load())
 		case OIDGenXmitError:
-			return putCounter(r, m.xmitError.Load())
+			return r.PutCounter(m.xmitError.Load())
 		case OIDGenRcvNoBuffer:
-			return putCounter(r, m.rcvNoBuffer.Load())
+			return r.PutCounter(m.rcvNoBuffer.Load())
 		}
 	}
 	return ndis.StatusInvalidOid
-}
-
-// putCounter answers a statistics query as NDIS asks: a ULONG64 when the
-// buffer holds one, else the low 32 bits as a ULONG, with BytesNeeded 8 to
-// say that the full value is wider (StatusBufferTooShort below 4 bytes).
-func putCounter(r *ndis.OidRequest, v uint64) ndis.Status {
-	var b [8]byte
-	if len(r.Buffer) >= len(b) {
-		binary.LittleEndian.PutUint64(b[:], v)
-		return r.PutBytes(b[:])
-	}
-	s := r.PutUlong(uint32(v))
-	r.BytesNeeded = len(b)
-	return s
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,18 +107,11 @@ func parseConfig(adapter string, params map[string]string) (config, error) {
 			}
 			c.mtu = n
 		case "mac":
-			hw, err := net.ParseMAC(v)
-			switch {
-			case err != nil:
-				return c, bad("not a MAC address")
-			case len(hw) != len(c.mac):
-				return c, bad("not a 48-bit MAC address")
-			case hw[0]&1 != 0:
-				return c, bad("a multicast address; the station address must be unicast")
-			case ndis.MacAddress(hw) == ndis.MacAddress{}:
-				return c, bad("the zero address")
+			mac, err := ndis.ParseStationAddress(v)
+			if err != nil {
+				return c, bad(err.Error())
 			}
-			c.mac = ndis.MacAddress(hw)
+			c.mac = mac
 		case "link_speed":
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil || n == 0 || n == ndis.LinkSpeedUnknown {

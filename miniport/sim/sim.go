@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -388,26 +387,12 @@ func (m *miniport) answer(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestQuery:
 		switch r.OID {
 		case ndis.OIDGenXmitOK:
-			return putCounter(r, d.stats.txFrames.Load())
+			return r.PutCounter(d.stats.txFrames.Load())
 		case ndis.OIDGenRcvOK:
-			return putCounter(r, d.stats.rxIndicated.Load())
+			return r.PutCounter(d.stats.rxIndicated.Load())
 		}
 	}
 	return ndis.StatusInvalidOid
-}
-
-// putCounter answers a statistics query as NDIS asks: a ULONG64 when the
-// buffer holds one, else the low 32 bits as a ULONG, with BytesNeeded 8 to
-// say that the full value is wider (StatusBufferTooShort below 4 bytes).
-func putCounter(r *ndis.OidRequest, v uint64) ndis.Status {
-	var b [8]byte
-	if len(r.Buffer) >= len(b) {
-		binary.LittleEndian.PutUint64(b[:], v)
-		return r.PutBytes(b[:])
-	}
-	s := r.PutUlong(uint32(v))
-	r.BytesNeeded = len(b)
-	return s
 }
 
 // --- pause, restart, halt ----------------------------------------------------
