@@ -102,7 +102,6 @@ type resetLocked struct {
 	completed   bool // the completion is recorded below
 	status      Status
 	addressing  bool
-	restoreFail Status
 	restore     []*oidEntry // restore requests not yet dispatched
 	restoring   []*oidEntry // every restore request of this reset
 	bound       []*Binding  // bindings that were told RESET_START
@@ -283,7 +282,6 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 	a.rs.draining = false
 	a.reset.phase.Store(uint32(resetInMiniport))
 	a.rs.outstanding, a.rs.completed, a.rs.timedOut = true, false, false
-	a.rs.restoreFail = StatusSuccess
 	// The open bindings: the snapshot is immutable, so it is kept as is. A
 	// binding that closes from here on gets no indication any more, so
 	// every binding told RESET_START is told RESET_END (R12).
