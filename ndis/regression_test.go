@@ -2,6 +2,7 @@ package ndis_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -267,4 +268,36 @@ func TestTimedDataHangFirstTick(t *testing.T) {
 		t.Fatalf("NdisTimedDataHang after 4 s")
 	}
 	e.fake.CompleteHeld(ndis.StatusSuccess)
+}
+
+// Shrunk by the model test (bind, reset, halt): a removal during a pending
+// reset unbinds only after RESET_END, so the protocol hears START, END, then
+// its unbinding.
+func TestRemoveDuringResetUnbindsAfterEnd(t *testing.T) {
+	e := newEnv(t)
+	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+	a := e.adapter("eth0")
+	_, rec := e.bind("eth0")
+	a.ResetMiniport()
+	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
+	removed := make(chan error, 1)
+	go func() { removed <- e.rt.RemoveAdapter(context.Background(), "eth0") }()
+	ndistest.Eventually(t, func() bool { return a.State() == ndis.AdapterPaused }, "paused beside the reset")
+	a.ResetComplete(ndis.StatusSuccess, false)
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, r := range rec.Records() {
+		switch {
+		case r.Kind == ndistest.RecordStatus:
+			kinds = append(kinds, r.Status.String())
+		case r.Kind == ndistest.RecordUnbind:
+			kinds = append(kinds, "unbind")
+		}
+	}
+	want := []string{"NDIS_STATUS_RESET_START", "NDIS_STATUS_RESET_END", "unbind"}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("the protocol saw %v, want %v", kinds, want)
+	}
 }
