@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gondis/gondis/cmd/gondis/internal/api"
+	"github.com/gondis/gondis/cmd/gondis/internal/control"
+)
+
+// requestTimeout bounds every client request but `events --follow`.
+const requestTimeout = 45 * time.Second
+
+func newStatusCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status [ADAPTER]",
+		Short: "Show every adapter, or one in detail",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			cl := control.NewClient(g.socket)
+			w := cmd.OutOrStdout()
+			if len(args) == 1 {
+				a, err := cl.Adapter(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(w, a)
+				}
+				writeDetail(w, a)
+				return nil
+			}
+			as, err := cl.Adapters(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(w, as)
+			}
+			writeTable(w, as)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeDetail prints one adapter's status, counter by counter.
+func writeDetail(w io.Writer, a api.Adapter) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	row("adapter", a.Name)
+	row("driver", a.Driver)
+	row("state", a.State)
+	row("mac", a.MAC)
+	row("link", a.Link)
+	row("bindings", strings.Join(a.Bindings, ", "))
+	row("tx frames/s", fmt.Sprintf("%.0f", a.TxPerSecond))
+	row("rx frames/s", fmt.Sprintf("%.0f", a.RxPerSecond))
+	row("sent nbls / frames / bytes", fmt.Sprintf("%d / %d / %d", a.SentNBLs, a.SentFrames, a.SentBytes))
+	row("send completed / failed / rejected", fmt.Sprintf("%d / %d / %d", a.SendCompleted, a.SendFailed, a.SendRejected))
+	row("received nbls / frames / bytes", fmt.Sprintf("%d / %d / %d", a.ReceivedNBLs, a.ReceivedFrames, a.ReceivedBytes))
+	row("returned / dropped / during reset", fmt.Sprintf("%d / %d / %d", a.ReturnedNBLs, a.ReceiveDropped, a.ReceiveDuringReset))
+	row("violations", a.Violations)
+	if a.LastResetStatus != "" {
+		row("last reset", fmt.Sprintf("%s in %v", a.LastResetStatus, a.LastResetDuration))
+	}
+	causes := make([]string, 0, len(a.Resets))
+	for c := range a.Resets {
+		causes = append(causes, c)
+	}
+	sort.Strings(causes)
+	for _, c := range causes {
+		r := a.Resets[c]
+		row("resets "+c, fmt.Sprintf("requested %d, coalesced %d, dropped %d, performed %d, failed %d, last %v, max %v",
+			r.Requested, r.Coalesced, r.Dropped, r.Performed, r.Failed, r.LastDuration, r.MaxDuration))
+	}
+	tw.Flush()
+}
+
+func newActionCommand(g *globals, action, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   action + " ADAPTER",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			a, err := control.NewClient(g.socket).Action(ctx, args[0], action)
+			if err != nil {
+				return err
+			}
+			verb := map[string]string{"reset": "reset requested", "pause": "paused", "restart": "restarted"}[action]
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (state %s)\n", a.Name, verb, a.State)
+			return nil
+		},
+	}
+}
+
+func newEventsCommand(g *globals) *cobra.Command {
+	var follow, asJSON bool
+	c := &cobra.Command{
+		Use:   "events",
+		Short: "Show the recent adapter events; with --follow, then new ones",
+		Long: `Show the recent adapter events: life-cycle changes, reset requested / RESET_START /
+RESET_END with status and duration, link state, verifier violations. With --follow, keep
+printing new events until interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var cancel context.CancelFunc
+			if follow {
+				ctx, cancel = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			} else {
+				ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+			}
+			defer cancel()
+			w := cmd.OutOrStdout()
+			enc := json.NewEncoder(w)
+			return control.NewClient(g.socket).Events(ctx, follow, func(e api.Event) error {
+				if asJSON {
+					return enc.Encode(e)
+				}
+				_, err := fmt.Fprintln(w, formatEvent(e))
+				return err
+			})
+		},
+	}
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events")
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
+	return c
+}
+
+// formatEvent is one event as a line: time, adapter, what. Reset events
+// carry their NDIS names: RESET_START, RESET_END.
+func formatEvent(e api.Event) string {
+	var what string
+	switch e.Kind {
+	case "state":
+		what = "state " + e.State
+	case "reset-requested":
+		what = "reset requested, cause " + e.Cause
+	case "reset-start":
+		what = "RESET_START cause " + e.Cause
+	case "reset-pending":
+		what = "reset pending, cause " + e.Cause
+	case "reset-restore":
+		what = "restoring addressing, cause " + e.Cause
+	case "reset-end":
+		what = fmt.Sprintf("RESET_END status %s duration %v cause %s", e.Status, e.Duration, e.Cause)
+	case "reset-escalated":
+		what = fmt.Sprintf("reset escalated, status %s, cause %s", e.Status, e.Cause)
+	case "link":
+		what = "link " + e.Detail
+	case "violation":
+		what = "VERIFIER " + e.Detail
+	default:
+		what = e.Kind
+	}
+	if e.Detail != "" && e.Kind != "link" && e.Kind != "violation" {
+		what += " (" + e.Detail + ")"
+	}
+	return fmt.Sprintf("%s %-8s %s", e.Time.Format("15:04:05.000000"), e.Adapter, what)
+}
+
+func newVersionCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the CLI's version and, if one is running, the daemon's",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "gondis %s (%s)\n", version, runtime.Version())
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			v, err := control.NewClient(g.socket).Version(ctx)
+			if err != nil {
+				fmt.Fprintf(w, "daemon: not reachable: %v\n", err)
+				return nil
+			}
+			fmt.Fprintf(w, "daemon: gondis %s (%s), pid %d\n", v.Version, v.GoVersion, v.PID)
+			return nil
+		},
+	}
+}

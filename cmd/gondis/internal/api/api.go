@@ -1,0 +1,100 @@
+// Package api holds the JSON shapes of the gondis control API, shared by
+// the daemon's server and the CLI's client.
+//
+// Endpoints, HTTP over the daemon's Unix socket:
+//
+//	GET  /v1/version                   Version
+//	GET  /v1/adapters                  []Adapter, sorted by name
+//	GET  /v1/adapters/{name}           Adapter; 404 for an unknown adapter
+//	POST /v1/adapters/{name}/reset     an operator reset (ndis.Runtime.ResetAdapter); 202
+//	POST /v1/adapters/{name}/pause     returns once Paused; 200
+//	POST /v1/adapters/{name}/restart   returns once Running; 200
+//	GET  /v1/events[?follow=1]         Event per line (NDJSON): the recent history, then,
+//	                                   with follow, new events until the client goes
+//
+// POST bodies are optional and, when present, a JSON object of at most
+// MaxBody bytes. Failures are an Error with a 4xx or 5xx status.
+package api
+
+import (
+	"time"
+)
+
+// MaxBody is the largest request body the server reads.
+const MaxBody = 4096
+
+// Version answers GET /v1/version.
+type Version struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+	PID       int    `json:"pid"`
+}
+
+// Error is the body of every failed request.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Adapter is one adapter's status.
+type Adapter struct {
+	Name     string   `json:"name"`
+	Driver   string   `json:"driver"`
+	State    string   `json:"state"` // an ndis.AdapterState name: Running, Paused ...
+	MAC      string   `json:"mac"`
+	Link     string   `json:"link"`     // MediaConnectStateConnected ...
+	Bindings []string `json:"bindings"` // protocol names
+
+	SentNBLs           uint64 `json:"sent_nbls"`
+	SentFrames         uint64 `json:"sent_frames"`
+	SentBytes          uint64 `json:"sent_bytes"`
+	SendCompleted      uint64 `json:"send_completed"`
+	SendFailed         uint64 `json:"send_failed"`
+	SendRejected       uint64 `json:"send_rejected"`
+	ReceivedNBLs       uint64 `json:"received_nbls"`
+	ReceivedFrames     uint64 `json:"received_frames"`
+	ReceivedBytes      uint64 `json:"received_bytes"`
+	ReturnedNBLs       uint64 `json:"returned_nbls"`
+	ReceiveDropped     uint64 `json:"receive_dropped"`
+	ReceiveDuringReset uint64 `json:"receive_during_reset"`
+	Violations         uint64 `json:"violations"`
+
+	TxPerSecond float64 `json:"tx_per_second"` // frames, over the last sampling interval
+	RxPerSecond float64 `json:"rx_per_second"`
+
+	Resets            map[string]Resets `json:"resets"` // by cause: driver, hang, oid-timeout, operator
+	LastResetDuration time.Duration     `json:"last_reset_duration_ns"`
+	LastResetStatus   string            `json:"last_reset_status,omitempty"`
+}
+
+// Resets count the reset requests of one cause.
+type Resets struct {
+	Requested    uint64        `json:"requested"`
+	Coalesced    uint64        `json:"coalesced"`
+	Dropped      uint64        `json:"dropped"`
+	Performed    uint64        `json:"performed"`
+	Failed       uint64        `json:"failed"`
+	LastDuration time.Duration `json:"last_duration_ns"`
+	MaxDuration  time.Duration `json:"max_duration_ns"`
+}
+
+// TotalResets is the number of resets performed, all causes.
+func (a *Adapter) TotalResets() uint64 {
+	var n uint64
+	for _, r := range a.Resets {
+		n += r.Performed
+	}
+	return n
+}
+
+// Event is one adapter event (ndis.Event), numbered.
+type Event struct {
+	Seq      uint64        `json:"seq"`
+	Time     time.Time     `json:"time"`
+	Adapter  string        `json:"adapter"`
+	Kind     string        `json:"kind"`            // state, link, reset-requested, reset-start, reset-end ...
+	State    string        `json:"state,omitempty"` // for state
+	Cause    string        `json:"cause,omitempty"` // for reset-*
+	Status   string        `json:"status,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"` // for reset-end: RESET_START to RESET_END
+	Detail   string        `json:"detail,omitempty"`
+}

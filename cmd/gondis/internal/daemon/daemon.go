@@ -1,0 +1,323 @@
+// Package daemon hosts the adapters and bindings of a configuration in one
+// ndis.Runtime: it adds the adapters, hands each binding its parameters
+// and binds it, keeps an event history for the CLI, samples packet rates,
+// and takes everything down in order on Close.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gondis/gondis/cmd/gondis/internal/api"
+	"github.com/gondis/gondis/cmd/gondis/internal/config"
+	"github.com/gondis/gondis/miniport/loopback"
+	"github.com/gondis/gondis/miniport/sim"
+	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/protocol/bindparams"
+	"github.com/gondis/gondis/protocol/echo"
+	"github.com/gondis/gondis/protocol/traffic"
+)
+
+// SampleInterval is how often the daemon samples packet counters for the
+// per-second rates.
+const SampleInterval = time.Second
+
+// Known returns what a configuration may name: the miniport drivers and
+// protocols this daemon registers.
+func Known() config.Known {
+	return config.Known{
+		Drivers: map[string]bool{loopback.Driver().Name: true, sim.Driver().Name: true},
+		Protocols: map[string]func(map[string]string) error{
+			traffic.Name: traffic.ValidateParams,
+			echo.Name:    echo.ValidateParams,
+		},
+	}
+}
+
+// Daemon is a running configuration. Its methods are safe for concurrent
+// use.
+type Daemon struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	rt   *ndis.Runtime
+	reg  *bindparams.Registry
+	hist *history
+	hook func(ndis.Event)
+
+	mu       sync.Mutex
+	adapters []*ndis.Adapter       // in configuration order, halted ones too
+	rates    map[string][2]float64 // frames per second, tx and rx
+	prev     map[string][2]uint64  // frames at the last sample
+	prevAt   time.Time             // when
+	lastEnd  map[string]ndis.Event // the last RESET_END per adapter
+	closed   bool                  // Close has begun
+	stop     chan struct{}         // stops the sampler
+	sampling sync.WaitGroup
+}
+
+// Option configures a Daemon.
+type Option func(*Daemon)
+
+// WithEventHook installs a function called for every runtime event, on the
+// runtime's goroutines; it must not block. The metrics use it.
+func WithEventHook(f func(ndis.Event)) Option { return func(d *Daemon) { d.hook = f } }
+
+// New returns a daemon for a checked configuration; Start starts it.
+func New(cfg *config.Config, log *slog.Logger, opts ...Option) *Daemon {
+	d := &Daemon{cfg: cfg, log: log, reg: &bindparams.Registry{}, hist: newHistory(),
+		rates: make(map[string][2]float64), prev: make(map[string][2]uint64),
+		lastEnd: make(map[string]ndis.Event), stop: make(chan struct{})}
+	for _, o := range opts {
+		o(d)
+	}
+	r := cfg.Runtime
+	ropts := []ndis.Option{
+		ndis.WithLogger(log),
+		ndis.WithVerifier(r.VerifierMode),
+		ndis.WithEventHandler(d.onEvent),
+	}
+	if r.CheckForHangTime > 0 {
+		ropts = append(ropts, ndis.WithCheckForHangInterval(r.CheckForHangTime))
+	}
+	if r.ResetTimeoutTime > 0 {
+		ropts = append(ropts, ndis.WithResetTimeout(r.ResetTimeoutTime))
+	}
+	if e := r.Escalation; e != nil {
+		ropts = append(ropts, ndis.WithResetEscalation(ndis.Escalation{
+			MaxConsecutiveFailures: e.MaxConsecutiveFailures, MaxResets: e.MaxResets, Window: e.WindowTime}))
+	}
+	d.rt = ndis.New(ropts...)
+	return d
+}
+
+func (d *Daemon) onEvent(ev ndis.Event) {
+	if ev.Kind == ndis.EventResetEnd {
+		d.mu.Lock()
+		d.lastEnd[ev.Adapter] = ev
+		d.mu.Unlock()
+	}
+	d.hist.add(ev)
+	if d.hook != nil {
+		d.hook(ev)
+	}
+}
+
+// Runtime returns the daemon's runtime.
+func (d *Daemon) Runtime() *ndis.Runtime { return d.rt }
+
+// Start registers the drivers, adds every adapter and opens every binding,
+// in configuration order. On failure it takes down what it started and
+// returns the error.
+func (d *Daemon) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = d.Close(cctx)
+		}
+	}()
+	for _, m := range []ndis.MiniportDriver{loopback.Driver(), sim.Driver()} {
+		if err := d.rt.RegisterMiniportDriver(m); err != nil {
+			return err
+		}
+	}
+	for _, p := range []ndis.ProtocolDriver{traffic.DriverWith(d.reg), echo.DriverWith(d.reg)} {
+		if err := d.rt.RegisterProtocolDriver(p); err != nil {
+			return err
+		}
+	}
+	for i, ac := range d.cfg.Adapters {
+		a, err := d.rt.AddAdapter(ctx, ac.Name, ac.Driver, ac.StringParams)
+		if err != nil {
+			at := fmt.Sprintf("$.adapters[%d]", i)
+			if len(ac.Params) > 0 {
+				at += ".params"
+			}
+			return &StartError{Where: d.cfg.Where(at), What: fmt.Sprintf("adapter %q", ac.Name), Err: err}
+		}
+		d.mu.Lock()
+		d.adapters = append(d.adapters, a)
+		d.mu.Unlock()
+		d.log.Info("adapter up", slog.String("adapter", a.Name()), slog.String("driver", a.Driver()),
+			slog.String("mac", a.MacAddress().String()))
+	}
+	for i, bc := range d.cfg.Bindings {
+		d.reg.Set(bc.Protocol, bc.Adapter, bc.StringParams)
+		if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter); err != nil {
+			return &StartError{Where: d.cfg.Where(fmt.Sprintf("$.bindings[%d]", i)),
+				What: fmt.Sprintf("binding %q to %q", bc.Protocol, bc.Adapter), Err: err}
+		}
+		d.log.Info("bound", slog.String("protocol", bc.Protocol), slog.String("adapter", bc.Adapter))
+	}
+	d.sampling.Add(1)
+	go d.sample()
+	return nil
+}
+
+// StartError is Start's error for an adapter or binding that failed: the
+// driver refused its parameters, say. Where is "FILE:LINE" of its entry in
+// the configuration.
+type StartError struct {
+	Where string
+	What  string // `adapter "sim0"`, `binding "traffic" to "sim0"`
+	Err   error
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Where, e.What, e.Err) }
+
+// Unwrap returns the runtime's error.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Close takes every adapter down (pause, unbind, halt) within ctx, logs each
+// halt, and stops the daemon. Close twice is fine.
+func (d *Daemon) Close(ctx context.Context) error {
+	d.mu.Lock()
+	first := !d.closed
+	d.closed = true
+	as := append([]*ndis.Adapter(nil), d.adapters...)
+	d.mu.Unlock()
+	if first {
+		close(d.stop)
+	}
+	d.sampling.Wait()
+	err := d.rt.Close(ctx)
+	if first {
+		for _, a := range as {
+			d.log.Info("adapter halted", slog.String("adapter", a.Name()), slog.String("state", a.State().String()))
+		}
+		d.hist.close()
+	}
+	return err
+}
+
+// Hosted returns the name and current state of every adapter the daemon
+// added, in configuration order, halted ones too: what is left to say
+// after Close.
+func (d *Daemon) Hosted() [][2]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([][2]string, 0, len(d.adapters))
+	for _, a := range d.adapters {
+		out = append(out, [2]string{a.Name(), a.State().String()})
+	}
+	return out
+}
+
+// Adapters returns the status of every adapter the runtime holds, sorted by
+// name.
+func (d *Daemon) Adapters() []api.Adapter {
+	as := d.rt.Adapters()
+	out := make([]api.Adapter, 0, len(as))
+	for _, a := range as {
+		out = append(out, d.status(a))
+	}
+	return out
+}
+
+// Adapter returns the status of one adapter; false if there is none.
+func (d *Daemon) Adapter(name string) (api.Adapter, bool) {
+	a, ok := d.rt.Adapter(name)
+	if !ok {
+		return api.Adapter{}, false
+	}
+	return d.status(a), true
+}
+
+func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
+	st := a.Stats()
+	s := api.Adapter{
+		Name: a.Name(), Driver: a.Driver(), State: st.State.String(), MAC: a.MacAddress().String(),
+		Link:     a.Link().MediaConnectState.String(),
+		SentNBLs: st.SentNBLs, SentFrames: st.SentFrames, SentBytes: st.SentBytes,
+		SendCompleted: st.SendCompleted, SendFailed: st.SendFailed, SendRejected: st.SendRejected,
+		ReceivedNBLs: st.ReceivedNBLs, ReceivedFrames: st.ReceivedFrames, ReceivedBytes: st.ReceivedBytes,
+		ReturnedNBLs: st.ReturnedNBLs, ReceiveDropped: st.ReceiveDropped, ReceiveDuringReset: st.ReceiveDuringReset,
+		Violations: st.Violations,
+		Resets:     make(map[string]api.Resets, len(st.Resets)),
+		Bindings:   []string{},
+	}
+	for _, b := range a.Bindings() {
+		s.Bindings = append(s.Bindings, b.Protocol())
+	}
+	for c, r := range st.Resets {
+		s.Resets[c.String()] = api.Resets{Requested: r.Requested, Coalesced: r.Coalesced, Dropped: r.Dropped,
+			Performed: r.Performed, Failed: r.Failed, LastDuration: r.LastDuration, MaxDuration: r.MaxDuration}
+	}
+	d.mu.Lock()
+	r := d.rates[a.Name()]
+	if ev, ok := d.lastEnd[a.Name()]; ok {
+		s.LastResetStatus, s.LastResetDuration = ev.Status.String(), ev.Duration
+	}
+	d.mu.Unlock()
+	s.TxPerSecond, s.RxPerSecond = r[0], r[1]
+	return s
+}
+
+// sample computes the per-second frame rates every SampleInterval.
+func (d *Daemon) sample() {
+	defer d.sampling.Done()
+	t := time.NewTicker(SampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case now := <-t.C:
+			as := d.rt.Adapters()
+			d.mu.Lock()
+			dt := now.Sub(d.prevAt).Seconds()
+			for _, a := range as {
+				st := a.Stats()
+				cur := [2]uint64{st.SentFrames, st.ReceivedFrames}
+				if p, ok := d.prev[a.Name()]; ok && !d.prevAt.IsZero() && dt > 0 {
+					d.rates[a.Name()] = [2]float64{float64(cur[0]-p[0]) / dt, float64(cur[1]-p[1]) / dt}
+				}
+				d.prev[a.Name()] = cur
+			}
+			d.prevAt = now
+			d.mu.Unlock()
+		}
+	}
+}
+
+// Events returns the recent history, oldest first.
+func (d *Daemon) Events() []api.Event { return d.hist.snapshot() }
+
+// Follow returns the recent history and a subscription to what follows.
+// The caller closes the subscription.
+func (d *Daemon) Follow() ([]api.Event, *Subscription) { return d.hist.subscribe() }
+
+// Errors of the actions. The control API maps them to HTTP statuses.
+var (
+	ErrUnknownAdapter = ndis.ErrUnknownAdapter
+	ErrConflict       = errors.New("daemon: not possible in the adapter's state")
+)
+
+// Reset asks for an operator reset of the adapter (ndis.Runtime.ResetAdapter).
+// It returns once the request is queued, not when the reset is done.
+func (d *Daemon) Reset(name string) error { return mapErr(d.rt.ResetAdapter(name)) }
+
+// Pause pauses the adapter and returns once it is Paused.
+func (d *Daemon) Pause(ctx context.Context, name string) error {
+	return mapErr(d.rt.PauseAdapter(ctx, name))
+}
+
+// Restart restarts the adapter and returns once it is Running.
+func (d *Daemon) Restart(ctx context.Context, name string) error {
+	return mapErr(d.rt.RestartAdapter(ctx, name))
+}
+
+func mapErr(err error) error {
+	switch {
+	case err == nil, errors.Is(err, ndis.ErrUnknownAdapter):
+		return err
+	case errors.Is(err, ndis.ErrInvalidState), errors.Is(err, ndis.ErrAdapterHalted),
+		errors.Is(err, ndis.ErrResetUnsupported), errors.Is(err, ndis.ErrRuntimeClosed):
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
