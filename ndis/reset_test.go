@@ -233,8 +233,16 @@ func TestR4States(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Hold the removal in its pause, so that the request below comes
+	// after RemoveMiniport and before the halt.
+	other.Do(func(f *ndistest.Fake) { f.PauseStatus = ndis.StatusPending })
 	a2.RemoveMiniport()
+	ndistest.Eventually(t, func() bool { return slices.Contains(other.Calls(), "Pause") }, "the removal's pause")
 	a2.ResetMiniport()
+	if got := a2.Stats().Resets[ndis.CauseDriver].Dropped; got != 1 {
+		t.Errorf("request after RemoveMiniport: %d dropped, want 1", got)
+	}
+	a2.PauseComplete()
 	<-a2.Done()
 	if other.Resets() != 0 {
 		t.Error("reset after RemoveMiniport")
