@@ -145,6 +145,37 @@ func (r *OidRequest) Ulong() (uint32, Status) {
 	return binary.LittleEndian.Uint32(r.Buffer), StatusSuccess
 }
 
+// PacketFilter decodes a set of OIDGenCurrentPacketFilter for a miniport
+// whose hardware knows the supported filter bits: StatusInvalidLength with
+// BytesNeeded for a short buffer, StatusNotSupported for a bit it does not
+// know.
+func (r *OidRequest) PacketFilter(supported uint32) (uint32, Status) {
+	v, s := r.Ulong()
+	if s == StatusSuccess && v&^supported != 0 {
+		return 0, StatusNotSupported
+	}
+	return v, s
+}
+
+// MulticastList decodes a set of OID8023MulticastList for a miniport whose
+// hardware holds at most max addresses: StatusInvalidLength (BytesNeeded
+// the nearest whole list) for a ragged buffer, StatusInvalidData for a
+// unicast address, StatusMulticastFull for too many.
+func (r *OidRequest) MulticastList(max int) ([]MacAddress, Status) {
+	list, s := DecodeMulticastList(r.Buffer)
+	switch {
+	case s == StatusInvalidLength:
+		r.BytesNeeded = len(r.Buffer) / 6 * 6
+		return nil, s
+	case s != StatusSuccess:
+		return nil, s
+	case len(list) > max:
+		return nil, StatusMulticastFull
+	}
+	r.BytesWritten = len(r.Buffer)
+	return list, StatusSuccess
+}
+
 // PutUlong answers a query with a 4-byte little-endian ULONG. When the
 // buffer is too short it sets BytesNeeded and returns StatusBufferTooShort.
 func (r *OidRequest) PutUlong(v uint32) Status {

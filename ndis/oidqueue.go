@@ -147,14 +147,12 @@ func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
 		e.kind = oidPacketFilter
 		e.filter = &bindingFilter{packetFilter: v, multicast: cur.multicast}
 	case OID8023MulticastList:
-		list, s := DecodeMulticastList(r.Buffer)
+		// The union's size is checked against the miniport's limit at
+		// dispatch.
+		list, s := r.MulticastList(int(^uint(0) >> 1))
 		if s != StatusSuccess {
-			if s == StatusInvalidLength {
-				r.BytesNeeded = len(r.Buffer) / 6 * 6
-			}
 			return nil, s
 		}
-		r.BytesWritten = len(r.Buffer)
 		e.kind = oidMulticast
 		e.filter = &bindingFilter{packetFilter: cur.packetFilter, multicast: dedupe(list)}
 	}

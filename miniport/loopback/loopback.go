@@ -535,29 +535,17 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestSet:
 		switch r.OID {
 		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.Ulong()
-			if s != ndis.StatusSuccess {
-				return s
+			v, s := r.PacketFilter(supportedFilters)
+			if s == ndis.StatusSuccess {
+				m.filter.Store(v)
 			}
-			if v&^supportedFilters != 0 {
-				return ndis.StatusNotSupported
-			}
-			m.filter.Store(v)
-			return ndis.StatusSuccess
+			return s
 		case ndis.OID8023MulticastList:
-			list, s := ndis.DecodeMulticastList(r.Buffer)
-			switch {
-			case s == ndis.StatusInvalidLength:
-				r.BytesNeeded = len(r.Buffer) / 6 * 6
-				return s
-			case s != ndis.StatusSuccess:
-				return s
-			case len(list) > MaxMulticastListSize:
-				return ndis.StatusMulticastFull
+			list, s := r.MulticastList(MaxMulticastListSize)
+			if s == ndis.StatusSuccess {
+				m.multicast.Store(&list)
 			}
-			r.BytesWritten = len(r.Buffer)
-			m.multicast.Store(&list)
-			return ndis.StatusSuccess
+			return s
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
 			if s == ndis.StatusSuccess {

@@ -344,33 +344,21 @@ func (m *miniport) answer(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestSet:
 		switch r.OID {
 		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.Ulong()
-			if s != ndis.StatusSuccess {
-				return s
+			v, s := r.PacketFilter(supportedFilters)
+			if s == ndis.StatusSuccess {
+				d.mu.Lock()
+				d.packetFilter = v
+				d.mu.Unlock()
 			}
-			if v&^supportedFilters != 0 {
-				return ndis.StatusNotSupported
-			}
-			d.mu.Lock()
-			d.packetFilter = v
-			d.mu.Unlock()
-			return ndis.StatusSuccess
+			return s
 		case ndis.OID8023MulticastList:
-			list, s := ndis.DecodeMulticastList(r.Buffer)
-			switch {
-			case s == ndis.StatusInvalidLength:
-				r.BytesNeeded = len(r.Buffer) / 6 * 6
-				return s
-			case s != ndis.StatusSuccess:
-				return s
-			case len(list) > MaxMulticastListSize:
-				return ndis.StatusMulticastFull
+			list, s := r.MulticastList(MaxMulticastListSize)
+			if s == ndis.StatusSuccess {
+				d.mu.Lock()
+				d.multicast = list
+				d.mu.Unlock()
 			}
-			r.BytesWritten = len(r.Buffer)
-			d.mu.Lock()
-			d.multicast = list
-			d.mu.Unlock()
-			return ndis.StatusSuccess
+			return s
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
 			if s != ndis.StatusSuccess {
