@@ -301,3 +301,14 @@ func TestRemoveDuringResetUnbindsAfterEnd(t *testing.T) {
 		t.Errorf("the protocol saw %v, want %v", kinds, want)
 	}
 }
+
+// When RemoveAdapter returns, the adapter's name is free again.
+func TestRemoveFreesName(t *testing.T) {
+	e := newEnv(t)
+	for range 20 {
+		e.adapter("eth0")
+		if err := e.rt.RemoveAdapter(e.ctx, "eth0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

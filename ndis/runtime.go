@@ -234,7 +234,16 @@ func (rt *Runtime) RemoveAdapter(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return a.submit(ctx, &lifeOp{kind: opRemove, action: HaltDeviceDisabled})
+	if err := a.submit(ctx, &lifeOp{kind: opRemove, action: HaltDeviceDisabled}); err != nil {
+		return err
+	}
+	// Return once the adapter is forgotten, so that its name is free again.
+	select {
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Adapter returns the named adapter.
