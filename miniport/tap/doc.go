@@ -1,0 +1,107 @@
+// Package tap is a miniport on a Linux TAP interface: the kernel's network
+// stack is the peer on the other end of the wire. Where other Go libraries
+// give up on a TAP file descriptor error, this adapter asks the runtime for a
+// reset (NdisMResetMiniport) and comes back, with the same interface name,
+// MTU and addresses, in the same network namespace.
+//
+// # Plugging it in
+//
+//	rt := ndis.New()
+//	rt.RegisterMiniportDriver(tap.Driver())
+//	a, err := rt.AddAdapter(ctx, "tap0", "tap", map[string]string{"name": "gtap0", "netns": "lab"})
+//
+// The adapter needs CAP_NET_ADMIN (and CAP_SYS_ADMIN for netns). On systems
+// other than Linux the package builds and Initialize fails with
+// errors.ErrUnsupported.
+//
+// # Parameters
+//
+// An adapter is configured only through the params map of AddAdapter (the
+// keys of the CLI's config file). Every key is optional:
+//
+//	name      the interface name, at most 15 bytes (default: the kernel picks tapN)
+//	mtu       largest payload without the Ethernet header, 68…65521 (default 1500)
+//	mac       the adapter's own station address: the user-space end of the
+//	          wire, answered for OID_802_3_CURRENT_ADDRESS and used for
+//	          directed filtering. The kernel's side of the TAP keeps its own
+//	          address. Unicast (default: a locally administered address
+//	          derived from the adapter's name)
+//	netns     a named network namespace (/var/run/netns/NAME) or the path of
+//	          a namespace file, in which the interface is created and
+//	          re-created; the process itself stays in its own namespace
+//	persist   true: TUNSETPERSIST, the interface outlives the adapter
+//	          (default false: it goes away when the adapter halts)
+//	vnet_hdr  off (the default) is the only value accepted for now
+//
+// An existing TAP interface of that name is attached to rather than created.
+// An unknown key or a bad value fails Initialize with a *ParamError, which
+// wraps ndis.StatusInvalidParameter.
+//
+// # How it works
+//
+// The TAP file descriptor (IFF_TAP|IFF_NO_PI) is non-blocking and driven by
+// the Go runtime's poller, so closing it wakes a blocked read or write. A
+// reader goroutine reads frames until the descriptor is empty, into NBLs of
+// a bounded ndis.Pool, and indicates them in one call per batch (at most 64).
+// SendNetBufferLists only queues the chain; a writer goroutine writes it
+// frame by frame, one system call each, and completes the whole chain in one
+// call. The TAP passes every frame: the packet filter and multicast list set
+// by OID are accepted and recorded, and the runtime filters per binding
+// against the adapter's address.
+//
+// Link state comes from the kernel over rtnetlink (RTM_NEWLINK/RTM_DELLINK
+// in the interface's namespace): administratively up with carrier is
+// Connected, anything else Disconnected, indicated as ndis.StatusLinkState.
+// The link speed reported is 10 Mb/s, what the kernel's tun driver says
+// through ethtool.
+//
+// # Errors
+//
+// Every system call error is sorted into one of these:
+//
+//	EAGAIN, EINTR, ENOBUFS          transient: retried and counted
+//	                                (Stats.Retries), never a reset. EAGAIN
+//	                                waits for the poller; ENOBUFS 100 µs,
+//	                                and after 100 in a row the NBL fails
+//	                                with StatusResources
+//	EIO on write                    the interface is administratively down:
+//	                                the NBL completes with
+//	                                StatusMediaDisconnected, a link-down
+//	                                indication follows, no reset
+//	EBADFD, ENODEV, EBADF, ENXIO,   the interface was deleted or the
+//	EPIPE, RTM_DELLINK              descriptor is dead: ResetMiniport()
+//	EINVAL, EMSGSIZE on write       a bad frame: StatusInvalidLength
+//
+// Reset closes the descriptor, completes every send it holds with
+// StatusRequestAborted, opens (or re-creates) the interface of the same name
+// in the same namespace, puts back the kernel side's MAC address and the
+// MTU, brings it up and answers addressingReset = true, so the runtime sets
+// the bindings' packet filters and multicast lists again. An interface that
+// still exists is kept across the reset (TUNSETPERSIST for the moment of
+// the close), so the kernel side keeps its addresses and routes; one that
+// was deleted comes back without them, and whoever configured them (a
+// script, the test) puts them back. A reset that
+// cannot re-create the interface answers StatusHardErrors; while the
+// adapter has no interface, sends complete with StatusRequestAborted and
+// CheckForHang asks for another reset every period (the runtime's
+// escalation policy fails the adapter eventually).
+//
+// CheckForHang is also true when a write has waited for room (EAGAIN) with
+// no progress for SendTimeout while the link is up: back-pressure alone is
+// not a hang, and neither is a link that is down.
+//
+// # Statistics
+//
+// StatsOf returns the adapter's counters (frames, retries, errors that
+// asked for resets, resets and the last one's duration) and Interface its
+// interface name, for programs and tests; the OIDs below carry the frame
+// counters.
+//
+// # OIDs
+//
+// Set: OIDGenCurrentPacketFilter, OID8023MulticastList (at most 32),
+// OIDGenCurrentLookahead. Query: OIDGenXmitOK, OIDGenRcvOK, OIDGenXmitError,
+// OIDGenRcvError, OIDGenRcvNoBuffer, in frames, as a ULONG64 when the buffer
+// holds 8 bytes. The runtime answers the general OIDs (addresses, MTU,
+// link state and speed) from the attributes and link indications.
+package tap

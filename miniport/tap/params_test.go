@@ -1,0 +1,51 @@
+package tap
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gondis/gondis/ndis"
+)
+
+func TestParseConfig(t *testing.T) {
+	c, err := parseConfig("a0", map[string]string{"name": "gt0", "mtu": "1400", "mac": "02:00:00:00:00:05",
+		"netns": "lab", "persist": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{name: "gt0", mtu: 1400, mac: ndis.MacAddress{2, 0, 0, 0, 0, 5}, netns: "/var/run/netns/lab", persist: true}
+	if c != want {
+		t.Errorf("config = %+v, want %+v", c, want)
+	}
+	if _, err := parseConfig("a0", map[string]string{"vnet_hdr": "off"}); err != nil {
+		t.Errorf("vnet_hdr=off: %v", err)
+	}
+	if c, _ := parseConfig("a0", map[string]string{"netns": "/proc/1/ns/net"}); c.netns != "/proc/1/ns/net" {
+		t.Errorf("netns path = %q", c.netns)
+	}
+	if c, _ := parseConfig("a0", nil); c.mtu != DefaultMTU || c.mac != DefaultMAC("a0") || c.mac.IsMulticast() {
+		t.Errorf("defaults = %+v", c)
+	}
+	for _, bad := range []map[string]string{
+		{"name": "a-name-that-is-too-long"},
+		{"name": "a/b"},
+		{"mtu": "67"},
+		{"mtu": "65522"},
+		{"mtu": "x"},
+		{"mac": "01:00:5e:00:00:01"},
+		{"mac": "00:00:00:00:00:00"},
+		{"mac": "nope"},
+		{"netns": ".."},
+		{"persist": "maybe"},
+		{"vnet_hdr": "on"},
+		{"vnet_hdr": "true"},
+		{"vnet_hdr": "x"},
+		{"bogus": "1"},
+	} {
+		_, err := parseConfig("a0", bad)
+		var pe *ParamError
+		if !errors.As(err, &pe) || !errors.Is(err, ndis.StatusInvalidParameter) {
+			t.Errorf("%v: err = %v, want a *ParamError", bad, err)
+		}
+	}
+}
