@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
+	"github.com/gondis/gondis/cmd/gondis/internal/config"
+	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
 )
 
 var defaultAdapters = []string{"loop0", "sim0", "sim1"}
@@ -216,7 +218,7 @@ func TestBadConfig(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown-key", "adapters:\n  - name: a\n    driver: loopback\n    colour: red\n", "bad.yaml:4:5: unknown field \"colour\""},
-		{"unknown-driver", "adapters:\n  - name: a\n    driver: loopback\n  - name: b\n    driver: tap\n", `bad.yaml:5: adapter "b": unknown driver "tap"`},
+		{"unknown-driver", "adapters:\n  - name: a\n    driver: loopback\n  - name: b\n    driver: xdp\n", `bad.yaml:5: adapter "b": unknown driver "xdp"`},
 		{"duplicate", "adapters:\n  - name: a\n    driver: loopback\n  - name: a\n    driver: sim\n", `bad.yaml:4: duplicate adapter name "a"`},
 		{"bad-binding-param", "adapters:\n  - name: a\n    driver: loopback\nbindings:\n  - protocol: traffic\n    adapter: a\n    params:\n      rate: fast\n", `bad.yaml:8: binding of "traffic" to "a": traffic: parameter rate="fast"`},
 		{"bad-duration", "runtime:\n  check_for_hang: soon\nadapters:\n  - name: a\n    driver: loopback\n", `bad.yaml:2: "soon" is not a duration`},
@@ -243,12 +245,17 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-// TestExampleTAPConfigNeedsTAPDriver: examples/tap.yaml names the tap
-// driver, which does not exist yet: the loader refuses it, naming the line.
-func TestExampleTAPConfigNeedsTAPDriver(t *testing.T) {
-	_, errs, err := gondis("up", "--config", "../../examples/tap.yaml", "--socket", filepath.Join(t.TempDir(), "s", "g.sock"))
-	if err == nil || !regexp(`tap\.yaml:\d+: adapter "tap0": unknown driver "tap"`).MatchString(errs) {
-		t.Errorf("examples/tap.yaml: err %v, stderr %q", err, errs)
+// TestExampleTAPConfig: examples/tap.yaml is a valid configuration. (It is
+// not started here: it would create a TAP interface in the test machine's
+// own namespace; miniport/tap's tests drive real TAP devices in namespaces
+// of their own.)
+func TestExampleTAPConfig(t *testing.T) {
+	data, err := os.ReadFile("../../examples/tap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse("tap.yaml", data, daemon.Known()); err != nil {
+		t.Errorf("examples/tap.yaml: %v", err)
 	}
 }
 

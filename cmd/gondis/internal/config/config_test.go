@@ -50,7 +50,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"adapters:\n  - name: a\n    driver: loopback\n    colour: red\n", `f.yaml:4:5: unknown field "colour"`},
 		{"verbose: true\n", `f.yaml:1:1: unknown field "verbose"`},
-		{"adapters:\n  - name: a\n    driver: tap\n", `f.yaml:3: adapter "a": unknown driver "tap"`},
+		{"adapters:\n  - name: a\n    driver: xdp\n", `f.yaml:3: adapter "a": unknown driver "xdp"`},
 		{"adapters:\n  - name: a\n    driver: sim\n  - name: a\n    driver: sim\n", `f.yaml:4: duplicate adapter name "a"`},
 		{"adapters:\n  - driver: sim\n", `f.yaml:2: adapter 1 has no name`},
 		{"adapters:\n  - name: a\n    driver: sim\nbindings:\n  - protocol: pcap\n    adapter: a\n", `f.yaml:5: unknown protocol "pcap"`},

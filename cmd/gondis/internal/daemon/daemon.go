@@ -16,6 +16,7 @@ import (
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/miniport/sim"
+	"github.com/gondis/gondis/miniport/tap"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/protocol/bindparams"
 	"github.com/gondis/gondis/protocol/echo"
@@ -30,7 +31,7 @@ const SampleInterval = time.Second
 // protocols this daemon registers.
 func Known() config.Known {
 	return config.Known{
-		Drivers: map[string]bool{loopback.Driver().Name: true, sim.Driver().Name: true},
+		Drivers: map[string]bool{loopback.Driver().Name: true, sim.Driver().Name: true, tap.Driver().Name: true},
 		Protocols: map[string]func(map[string]string) error{
 			traffic.Name: traffic.ValidateParams,
 			echo.Name:    echo.ValidateParams,
@@ -120,7 +121,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			_ = d.Close(cctx)
 		}
 	}()
-	for _, m := range []ndis.MiniportDriver{loopback.Driver(), sim.Driver()} {
+	for _, m := range []ndis.MiniportDriver{loopback.Driver(), sim.Driver(), tap.Driver()} {
 		if err := d.rt.RegisterMiniportDriver(m); err != nil {
 			return err
 		}
