@@ -31,7 +31,9 @@
 // copies each frame that the hardware receive filter accepts into a receive
 // NBL of its own pool (the sender gets its buffers back, so nothing is
 // aliased), completes every send in one SendNetBufferListsComplete, then
-// indicates the received NBLs in chains of at most batch. One sent NBL with
+// indicates the received NBLs in chains of at most batch, flagged
+// ndis.ReceiveFlagPerfectFiltered: the hardware filter below applies the
+// runtime's own rules. One sent NBL with
 // several frames (NET_BUFFERs) is received as one NBL per frame, as a NIC
 // receives frames. Frames shorter than an Ethernet header or longer than
 // mtu+14 bytes are completed with ndis.StatusInvalidLength and not received.
