@@ -34,8 +34,9 @@
 // indicates the received NBLs in chains of at most batch, flagged
 // ndis.ReceiveFlagPerfectFiltered: the hardware filter below applies the
 // runtime's own rules. One sent NBL with several frames (NET_BUFFERs) is
-// received as one NBL per frame, as a NIC receives frames. Frames shorter than an Ethernet header or longer than
-// mtu+14 bytes are completed with ndis.StatusInvalidLength and not received.
+// received as one NBL per frame, as a NIC receives frames. Frames shorter
+// than an Ethernet header or longer than mtu+14 bytes are completed with
+// ndis.StatusInvalidLength and not received.
 //
 // The receive pool holds at most 4096 NBLs. When protocols hold all of them,
 // sends still complete successfully and the frames are dropped, counted by
