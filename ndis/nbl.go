@@ -162,7 +162,8 @@ func joinChain(head, tail, h, t *NetBufferList) (*NetBufferList, *NetBufferList)
 }
 
 // Put returns every NBL of the chain to the pool, clearing what it
-// carried. NBLs that did not come from this pool are left alone.
+// carried; the frame buffer's contents are kept, so a sender may build its
+// frames once. NBLs that did not come from this pool are left alone.
 func (p *Pool) Put(l *NetBufferList) {
 	var head, tail *NetBufferList
 	n := 0

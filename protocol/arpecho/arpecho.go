@@ -93,12 +93,7 @@ func (c *driverConfig) bind(b *ndis.Binding) (ndis.Protocol, error) {
 	if s := b.OidRequest(ctx, r); s != ndis.StatusSuccess {
 		return nil, fmt.Errorf("arpecho: set %s: %w", ndis.OIDGenCurrentPacketFilter, s)
 	}
-	resp := &Responder{b: b, mac: b.Adapter().MacAddress(), ip: ip.As4()}
-	for range Window {
-		l := ndis.NewNetBufferList(make([]byte, 0, 1514))
-		l.Next = resp.free
-		resp.free = l
-	}
+	resp := &Responder{b: b, mac: b.Adapter().MacAddress(), ip: ip.As4(), pool: ndis.NewPool(1514, Window)}
 	registry.Store(b, resp)
 	return resp, nil
 }
@@ -127,8 +122,7 @@ type Responder struct {
 	completed                                             atomic.Uint64
 	failed                                                atomic.Uint64
 
-	mu   sync.Mutex
-	free *ndis.NetBufferList
+	pool *ndis.Pool // reply NBLs; its limit is the window
 }
 
 // Stats is a snapshot of a responder's counters.
@@ -173,7 +167,7 @@ func (r *Responder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.Rece
 				r.ignored.Add(1)
 				continue
 			}
-			reply := r.get()
+			reply, _ := r.pool.Get(1)
 			if reply == nil {
 				r.noBuffer.Add(1)
 				continue
@@ -184,7 +178,7 @@ func (r *Responder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.Rece
 			}
 			n, _ := Answer(buf, f, r.mac, r.ip)
 			if n == 0 {
-				r.put(reply)
+				r.pool.Put(reply)
 				continue
 			}
 			reply.Frames[0] = buf[:n]
@@ -205,37 +199,16 @@ func (r *Responder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.Rece
 	}
 }
 
-func (r *Responder) get() *ndis.NetBufferList {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l := r.free
-	if l != nil {
-		r.free = l.Next
-		l.Next = nil
-	}
-	return l
-}
-
-func (r *Responder) put(l *ndis.NetBufferList) {
-	r.mu.Lock()
-	l.Next = r.free
-	r.free = l
-	r.mu.Unlock()
-}
-
 // SendNetBufferListsComplete is ProtocolSendNetBufferListsComplete: the
-// reply NBLs go back to the free list.
+// reply NBLs go back to the pool.
 func (r *Responder) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	for l != nil {
-		next := l.Next
+	for x := l; x != nil; x = x.Next {
 		r.completed.Add(1)
-		if l.Status != ndis.StatusSuccess {
+		if x.Status != ndis.StatusSuccess {
 			r.failed.Add(1)
 		}
-		l.Frames[0] = l.Frames[0][:0]
-		r.put(l)
-		l = next
 	}
+	r.pool.Put(l)
 }
 
 // Status is ProtocolStatusEx: it counts reset and link-state indications.

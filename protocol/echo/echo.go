@@ -81,12 +81,8 @@ func DriverWith(reg *bindparams.Registry) ndis.ProtocolDriver {
 			if err := frame.SetFilter(ctx, b); err != nil {
 				return nil, err
 			}
-			e := &Echo{b: b, params: p, mac: b.Adapter().MacAddress(), completed: make(map[ndis.Status]uint64)}
-			for range p.Window {
-				l := ndis.NewNetBufferList(make([]byte, 0, frame.MaxSize))
-				l.Next = e.free
-				e.free = l
-			}
+			e := &Echo{b: b, params: p, mac: b.Adapter().MacAddress(), completed: make(map[ndis.Status]uint64),
+				replies: ndis.NewPool(frame.MaxSize, p.Window)}
 			return e, nil
 		},
 	}
@@ -103,8 +99,9 @@ type Echo struct {
 	answered atomic.Uint64
 	noBuffer atomic.Uint64 // requests not answered: every reply NBL in flight
 
+	replies *ndis.Pool // reply NBLs; its limit is the window
+
 	mu        sync.Mutex
-	free      *ndis.NetBufferList // reply NBLs not in flight, linked by Next
 	completed map[ndis.Status]uint64
 }
 
@@ -129,7 +126,7 @@ func (e *Echo) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFl
 				continue
 			}
 			e.requests.Add(1)
-			r := e.get()
+			r, _ := e.replies.Get(1)
 			if r == nil {
 				e.noBuffer.Add(1)
 				continue
@@ -151,39 +148,20 @@ func (e *Echo) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFl
 		e.b.ReturnNetBufferLists(l)
 	}
 	if head != nil {
-		n := uint64(0)
-		for x := head; x != nil; x = x.Next {
-			n++
-		}
-		e.answered.Add(n)
+		e.answered.Add(uint64(head.Len()))
 		e.b.SendNetBufferLists(head)
 	}
 }
 
-func (e *Echo) get() *ndis.NetBufferList {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	l := e.free
-	if l != nil {
-		e.free = l.Next
-		l.Next = nil
-	}
-	return l
-}
-
 // SendNetBufferListsComplete is ProtocolSendNetBufferListsComplete: replies
-// come back to the free list, counted by status.
+// go back to the pool, counted by status.
 func (e *Echo) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	for l != nil {
-		next := l.Next
-		e.completed[l.Status]++
-		l.Status = ndis.StatusSuccess
-		l.Next = e.free
-		e.free = l
-		l = next
+	for x := l; x != nil; x = x.Next {
+		e.completed[x.Status]++
 	}
+	e.mu.Unlock()
+	e.replies.Put(l)
 }
 
 // Status is ProtocolStatusEx. The echo keeps no state across a reset:

@@ -49,8 +49,9 @@ type Generator struct {
 	requests  atomic.Uint64 // requests seen (own frames looped back, or others')
 	sent      atomic.Uint64
 
+	pool *ndis.Pool // the request NBLs; its limit is the window
+
 	mu        sync.Mutex
-	free      *ndis.NetBufferList // NBLs not in flight, linked by Next
 	completed map[ndis.Status]uint64
 
 	stopOnce sync.Once
@@ -75,17 +76,19 @@ func bind(b *ndis.Binding, p Params) (*Generator, error) {
 		return nil, err
 	}
 	g := &Generator{b: b, params: p, completed: make(map[ndis.Status]uint64),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		pool: ndis.NewPool(p.Size, p.Window), stop: make(chan struct{}), done: make(chan struct{})}
+	// Build every request once: the pool keeps a buffer's contents.
 	src := b.Adapter().MacAddress()
-	for i := range p.Window {
-		f := frame.Build(p.Dest, src, p.EtherType, p.Size)
-		if len(f) >= frame.MinSize+4 {
-			binary.BigEndian.PutUint32(f[frame.MinSize:], uint32(i))
+	all, _ := g.pool.Get(p.Window)
+	i := uint32(0)
+	for x := all; x != nil; x = x.Next {
+		copy(x.Frames[0], frame.Build(p.Dest, src, p.EtherType, p.Size))
+		if p.Size >= frame.MinSize+4 {
+			binary.BigEndian.PutUint32(x.Frames[0][frame.MinSize:], i)
 		}
-		l := ndis.NewNetBufferList(f)
-		l.Next = g.free
-		g.free = l
+		i++
 	}
+	g.pool.Put(all)
 	go g.run()
 	return g, nil
 }
@@ -115,56 +118,26 @@ func (g *Generator) run() {
 			if g.resetting.Load() || credit < 1 {
 				continue
 			}
-			n := g.take(int(credit))
-			if n.count == 0 {
+			l, n := g.pool.Get(int(credit))
+			if n == 0 {
 				continue
 			}
-			credit -= float64(n.count)
-			g.sent.Add(uint64(n.count))
-			g.b.SendNetBufferLists(n.head)
+			credit -= float64(n)
+			g.sent.Add(uint64(n))
+			g.b.SendNetBufferLists(l)
 		}
 	}
-}
-
-type batch struct {
-	head  *ndis.NetBufferList
-	count int
-}
-
-// take unlinks up to n free NBLs.
-func (g *Generator) take(n int) batch {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var bt batch
-	var tail *ndis.NetBufferList
-	for bt.count < n && g.free != nil {
-		l := g.free
-		g.free = l.Next
-		l.Next = nil
-		if tail == nil {
-			bt.head = l
-		} else {
-			tail.Next = l
-		}
-		tail = l
-		bt.count++
-	}
-	return bt
 }
 
 // SendNetBufferListsComplete is ProtocolSendNetBufferListsComplete: it
-// counts the completions by status and puts the NBLs back on the free list.
+// counts the completions by status and puts the NBLs back in the pool.
 func (g *Generator) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	for l != nil {
-		next := l.Next
-		g.completed[l.Status]++
-		l.Status = ndis.StatusSuccess
-		l.Next = g.free
-		g.free = l
-		l = next
+	for x := l; x != nil; x = x.Next {
+		g.completed[x.Status]++
 	}
+	g.mu.Unlock()
+	g.pool.Put(l)
 }
 
 // ReceiveNetBufferLists is ProtocolReceiveNetBufferLists: it counts echo
