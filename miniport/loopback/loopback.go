@@ -78,10 +78,10 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
+	"github.com/gondis/gondis/miniport/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -160,9 +160,9 @@ func parseConfig(params map[string]string) (config, error) {
 		bad := func(reason string) error { return &ParamError{Key: k, Value: v, Reason: reason} }
 		switch k {
 		case "mtu":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < MinMTU || n > MaxMTU {
-				return c, bad(fmt.Sprintf("want an integer from %d to %d", MinMTU, MaxMTU))
+			n, err := param.Int(v, MinMTU, MaxMTU)
+			if err != nil {
+				return c, bad(err.Error())
 			}
 			c.mtu = n
 		case "mac":
@@ -172,15 +172,15 @@ func parseConfig(params map[string]string) (config, error) {
 			}
 			c.mac = mac
 		case "link_speed":
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil || n == 0 || n == ndis.LinkSpeedUnknown {
-				return c, bad("want a positive number of bits per second")
+			n, err := param.BitsPerSecond(v)
+			if err != nil {
+				return c, bad(err.Error())
 			}
 			c.linkSpeed = n
 		case "batch":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > PoolLimit {
-				return c, bad(fmt.Sprintf("want an integer from 1 to %d", PoolLimit))
+			n, err := param.Int(v, 1, PoolLimit)
+			if err != nil {
+				return c, bad(err.Error())
 			}
 			c.batch = n
 		default:

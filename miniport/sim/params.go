@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gondis/gondis/miniport/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -101,9 +102,9 @@ func parseConfig(adapter string, params map[string]string) (config, error) {
 		}
 		switch k {
 		case "mtu":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < MinMTU || n > MaxMTU {
-				return c, bad(fmt.Sprintf("want an integer from %d to %d", MinMTU, MaxMTU))
+			n, err := param.Int(v, MinMTU, MaxMTU)
+			if err != nil {
+				return c, bad(err.Error())
 			}
 			c.mtu = n
 		case "mac":
@@ -113,9 +114,9 @@ func parseConfig(adapter string, params map[string]string) (config, error) {
 			}
 			c.mac = mac
 		case "link_speed":
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil || n == 0 || n == ndis.LinkSpeedUnknown {
-				return c, bad("want a positive number of bits per second")
+			n, err := param.BitsPerSecond(v)
+			if err != nil {
+				return c, bad(err.Error())
 			}
 			c.linkSpeed = n
 		case "tx_ring", "rx_ring":

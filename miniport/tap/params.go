@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"net"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/gondis/gondis/miniport/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -84,24 +84,17 @@ func parseConfig(adapter string, params map[string]string) (config, error) {
 			}
 			c.name = v
 		case "mtu":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < MinMTU || n > MaxMTU {
-				return c, bad(fmt.Sprintf("want an integer from %d to %d", MinMTU, MaxMTU))
+			n, err := param.Int(v, MinMTU, MaxMTU)
+			if err != nil {
+				return c, bad(err.Error())
 			}
 			c.mtu = n
 		case "mac":
-			hw, err := net.ParseMAC(v)
-			switch {
-			case err != nil:
-				return c, bad("not a MAC address")
-			case len(hw) != len(c.mac):
-				return c, bad("not a 48-bit MAC address")
-			case hw[0]&1 != 0:
-				return c, bad("a multicast address; the station address must be unicast")
-			case ndis.MacAddress(hw) == ndis.MacAddress{}:
-				return c, bad("the zero address")
+			mac, err := ndis.ParseStationAddress(v)
+			if err != nil {
+				return c, bad(err.Error())
 			}
-			c.mac = ndis.MacAddress(hw)
+			c.mac = mac
 		case "netns":
 			switch {
 			case v == "":
