@@ -7,26 +7,20 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// device is one open TAP descriptor and the goroutines that serve it. A
-// reset replaces it with a new one.
+// device is one open TAP interface: a descriptor per queue and the
+// goroutines that serve them. A reset replaces it with a new one.
 type device struct {
-	file    *os.File
-	rc      syscall.RawConn
+	queues  []*queue
 	ifname  string
 	ifindex int
-	writeFn func(fd uintptr) bool // the writer's poller callback, made once
-	readFn  func(fd uintptr) bool // the reader's
-	dead    atomic.Bool           // an error said the device is gone: a reset is due
-	stop    chan struct{}         // closed to stop the reader and the writer
-	readerDone,
-	writerDone chan struct{}
+	dead    atomic.Bool   // an error said the device is gone: a reset is due
+	stop    chan struct{} // closed to stop every reader and writer
 }
 
 // stopping reports whether the device is being stopped: an error of a
@@ -40,18 +34,45 @@ func (d *device) stopping() bool {
 	}
 }
 
+// close closes every descriptor of the device.
+func (d *device) close() {
+	for _, q := range d.queues {
+		q.file.Close()
+	}
+}
+
+// idle reports whether no queue holds or writes a send. Under m.mu.
+func (d *device) idle() bool {
+	for _, q := range d.queues {
+		if q.head != nil || q.busy {
+			return false
+		}
+	}
+	return true
+}
+
+// tunRequest is what openTAP asks of the kernel.
+type tunRequest struct {
+	name    string
+	queues  int  // descriptors to open: more than one makes a multi-queue interface
+	auto    bool // the queue count was not given: fall back to one queue for a single-queue interface
+	persist bool
+	vnetHdr bool
+}
+
 // openTAP opens /dev/net/tun in the namespace ns (the caller's when ns is
-// not open) and attaches it to the TAP interface name, creating it when it
-// does not exist. The namespace switch happens on a goroutine of its own,
-// locked to its OS thread: the descriptor's socket is created in the
-// thread's namespace, and the thread is switched back before it is
+// not open) once per queue and attaches each descriptor to the TAP
+// interface r.name, creating it when it does not exist. It returns the
+// descriptors and the interface's name. The namespace switch happens on a
+// goroutine of its own, locked to its OS thread: the interface is created
+// in the thread's namespace, and the thread is switched back before it is
 // released (or, if that fails, it is left locked and dies with the
 // goroutine), so the process stays in its own namespace.
-func openTAP(ns netns.NsHandle, name string, persist bool) (*os.File, string, error) {
+func openTAP(ns netns.NsHandle, r tunRequest) ([]*os.File, string, error) {
 	type result struct {
-		f    *os.File
-		name string
-		err  error
+		files []*os.File
+		name  string
+		err   error
 	}
 	ch := make(chan result, 1)
 	go func() {
@@ -79,39 +100,85 @@ func openTAP(ns netns.NsHandle, name string, persist bool) (*os.File, string, er
 				}
 			}()
 		}
-		f, n, err := openTUN(name, persist)
-		ch <- result{f, n, err}
+		fs, n, err := openTUN(r)
+		ch <- result{fs, n, err}
 	}()
-	r := <-ch
-	return r.f, r.name, r.err
+	res := <-ch
+	return res.files, res.name, res.err
 }
 
 // openTUN does the work of openTAP in the calling thread's namespace.
-func openTUN(name string, persist bool) (*os.File, string, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, "", &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err}
+func openTUN(r tunRequest) ([]*os.File, string, error) {
+	var files []*os.File
+	fail := func(err error) ([]*os.File, string, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, "", err
 	}
+	name := r.name
+	for len(files) < r.queues {
+		flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		if r.queues > 1 {
+			flags |= unix.IFF_MULTI_QUEUE
+		}
+		if r.vnetHdr {
+			flags |= unix.IFF_VNET_HDR
+		}
+		fd, err := attachTUN(name, flags)
+		if err == unix.EINVAL && len(files) == 0 && r.auto && r.queues > 1 {
+			// An existing single-queue interface refuses a multi-queue
+			// attach: with no queue count given, take it as it is.
+			r.queues = 1
+			continue
+		}
+		if err == unix.EINVAL && r.queues > 1 {
+			return fail(fmt.Errorf("tap: TUNSETIFF %q, %d queues: %w (a single-queue interface of that name exists: give queues 1)", name, r.queues, err))
+		}
+		if err != nil {
+			return fail(fmt.Errorf("tap: TUNSETIFF %q: %w", name, err))
+		}
+		files = append(files, os.NewFile(uintptr(fd), "/dev/net/tun")) // non-blocking: the poller's
+		if len(files) > 1 {
+			continue
+		}
+		ifr, err := unix.NewIfreq("")
+		if err == nil {
+			err = unix.IoctlIfreq(fd, unix.TUNGETIFF, ifr)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("tap: TUNGETIFF: %w", err))
+		}
+		name = ifr.Name()
+		p := 0
+		if r.persist {
+			p = 1
+		}
+		if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, p); err != nil {
+			return fail(fmt.Errorf("tap: TUNSETPERSIST: %w", err))
+		}
+	}
+	return files, name, nil
+}
+
+// attachTUN opens a descriptor of /dev/net/tun and attaches it to the
+// interface name (created when it does not exist; "" lets the kernel pick
+// a name).
+func attachTUN(name string, flags uint16) (int, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		unix.Close(fd)
-		return nil, "", fmt.Errorf("tap: interface name %q: %w", name, err)
+		return -1, err
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err}
+	}
+	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
-		return nil, "", fmt.Errorf("tap: TUNSETIFF %q: %w", name, err)
+		return -1, err
 	}
-	p := 0
-	if persist {
-		p = 1
-	}
-	if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, p); err != nil {
-		unix.Close(fd)
-		return nil, "", fmt.Errorf("tap: TUNSETPERSIST: %w", err)
-	}
-	// A non-blocking descriptor: NewFile registers it with the poller.
-	return os.NewFile(uintptr(fd), "/dev/net/tun"), ifr.Name(), nil
+	return fd, nil
 }
 
 // configure sets the kernel side of the interface: its MAC address (when

@@ -31,6 +31,10 @@
 //	          re-created; the process itself stays in its own namespace
 //	persist   true: TUNSETPERSIST, the interface outlives the adapter
 //	          (default false: it goes away when the adapter halts)
+//	queues    how many queues (descriptors) to open, 1…16, or auto (the
+//	          default): one per core (GOMAXPROCS), or one when an existing
+//	          single-queue interface is attached. More than one makes a
+//	          multi-queue interface (IFF_MULTI_QUEUE)
 //	vnet_hdr  off (the default) is the only value accepted for now
 //
 // An existing TAP interface of that name is attached to rather than created.
@@ -39,13 +43,18 @@
 //
 // # How it works
 //
-// The TAP file descriptor (IFF_TAP|IFF_NO_PI) is non-blocking and driven by
-// the Go runtime's poller, so closing it wakes a blocked read or write. A
-// reader goroutine reads frames until the descriptor is empty, into NBLs of
-// a bounded ndis.Pool, and indicates them in one call per batch (at most 64).
-// SendNetBufferLists only queues the chain; a writer goroutine writes it
-// frame by frame, one system call each, and completes the whole chain in one
-// call. The TAP passes every frame: the packet filter and multicast list set
+// Each queue of the interface is a TAP file descriptor (IFF_TAP|IFF_NO_PI),
+// non-blocking and driven by the Go runtime's poller, so closing it wakes a
+// blocked read or write. Each queue has a reader goroutine, which reads
+// frames until the descriptor is empty, into NBLs of a bounded ndis.Pool
+// shared by the queues, and indicates them in one call per batch (at most
+// 64), and a writer goroutine. The kernel spreads its frames over the
+// queues by a hash of their flow; SendNetBufferLists does the same with the
+// NBLs of a chain (IP addresses and TCP/UDP ports, else the MAC addresses),
+// so that one flow's frames stay in order, and only queues them; each
+// queue's writer writes its share frame by frame, one system call each, and
+// completes it in one call. With one queue per core the system calls of
+// both directions run on every core at once, which one descriptor cannot. The TAP passes every frame: the packet filter and multicast list set
 // by OID are accepted and recorded, and the runtime filters per binding
 // against the adapter's address.
 //

@@ -40,24 +40,26 @@ func TestCheckForHang(t *testing.T) {
 		t.Error("no device: want a hang")
 	}
 	d := &device{}
+	q0, q1 := &queue{}, &queue{}
+	d.queues = []*queue{q0, q1}
 	m.dev = d
 	if m.CheckForHang() {
 		t.Error("idle: hang")
 	}
-	m.writing.Store(now())
+	q1.writing.Store(now())
 	m.connected.Store(true)
 	if m.CheckForHang() {
 		t.Error("a write in progress within the timeout: hang")
 	}
-	m.writing.Store(now() - int64(SendTimeout) - 1)
+	q1.writing.Store(now() - int64(SendTimeout) - 1)
 	if !m.CheckForHang() {
-		t.Error("a write stuck past the timeout, link up: no hang")
+		t.Error("a write stuck past the timeout on the second queue, link up: no hang")
 	}
 	m.connected.Store(false)
 	if m.CheckForHang() {
 		t.Error("a write stuck with the link down: hang")
 	}
-	m.writing.Store(0)
+	q1.writing.Store(0)
 	d.dead.Store(true)
 	if !m.CheckForHang() {
 		t.Error("a dead device: no hang")

@@ -23,6 +23,9 @@ const (
 	Batch = 64
 	// PoolLimit is the most receive NBLs an adapter has at once.
 	PoolLimit = 1024
+	// MaxQueues is the most queues (descriptors, each with a reader and a
+	// writer) an adapter opens on a multi-queue interface.
+	MaxQueues = 16
 	// MaxMulticastListSize is the size of the multicast list.
 	MaxMulticastListSize = 32
 	// SendTimeout is how long a write may make no progress, with the link
@@ -60,6 +63,8 @@ type config struct {
 	mac     ndis.MacAddress
 	netns   string // a path, or "" for the process's own namespace
 	persist bool
+	queues  int  // 0: one per core ("auto")
+	vnetHdr bool // IFF_VNET_HDR with offloads
 }
 
 // DefaultMAC returns the station address of an adapter given no mac
@@ -111,16 +116,31 @@ func parseConfig(adapter string, params map[string]string) (config, error) {
 				return c, bad("want true or false")
 			}
 			c.persist = b
+		case "queues":
+			if v == "auto" {
+				c.queues = 0
+				break
+			}
+			n, err := param.Int(v, 1, MaxQueues)
+			if err != nil {
+				return c, bad(err.Error() + `, or "auto"`)
+			}
+			c.queues = n
 		case "vnet_hdr":
-			b, err := strconv.ParseBool(v)
-			switch {
-			case err != nil && v != "on" && v != "off":
-				return c, bad("want on or off")
-			case b || v == "on":
-				return c, bad("not implemented yet; only off is accepted")
+			switch v {
+			case "on":
+				c.vnetHdr = true
+			case "off":
+				c.vnetHdr = false
+			default:
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return c, bad("want on or off")
+				}
+				c.vnetHdr = b
 			}
 		default:
-			return c, bad("unknown parameter; the tap takes name, mtu, mac, netns, persist and vnet_hdr")
+			return c, bad("unknown parameter; the tap takes name, mtu, mac, netns, persist, queues and vnet_hdr")
 		}
 	}
 	return c, nil

@@ -9,16 +9,17 @@ import (
 
 func TestParseConfig(t *testing.T) {
 	c, err := parseConfig("a0", map[string]string{"name": "gt0", "mtu": "1400", "mac": "02:00:00:00:00:05",
-		"netns": "lab", "persist": "true"})
+		"netns": "lab", "persist": "true", "queues": "4", "vnet_hdr": "on"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{name: "gt0", mtu: 1400, mac: ndis.MacAddress{2, 0, 0, 0, 0, 5}, netns: "/var/run/netns/lab", persist: true}
+	want := config{name: "gt0", mtu: 1400, mac: ndis.MacAddress{2, 0, 0, 0, 0, 5}, netns: "/var/run/netns/lab", persist: true,
+		queues: 4, vnetHdr: true}
 	if c != want {
 		t.Errorf("config = %+v, want %+v", c, want)
 	}
-	if _, err := parseConfig("a0", map[string]string{"vnet_hdr": "off"}); err != nil {
-		t.Errorf("vnet_hdr=off: %v", err)
+	if c, err := parseConfig("a0", map[string]string{"vnet_hdr": "off", "queues": "auto"}); err != nil || c.vnetHdr || c.queues != 0 {
+		t.Errorf("vnet_hdr=off queues=auto: %+v, %v", c, err)
 	}
 	if c, _ := parseConfig("a0", map[string]string{"netns": "/proc/1/ns/net"}); c.netns != "/proc/1/ns/net" {
 		t.Errorf("netns path = %q", c.netns)
@@ -37,9 +38,10 @@ func TestParseConfig(t *testing.T) {
 		{"mac": "nope"},
 		{"netns": ".."},
 		{"persist": "maybe"},
-		{"vnet_hdr": "on"},
-		{"vnet_hdr": "true"},
 		{"vnet_hdr": "x"},
+		{"queues": "0"},
+		{"queues": "17"},
+		{"queues": "many"},
 		{"bogus": "1"},
 	} {
 		_, err := parseConfig("a0", bad)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,13 @@ type Stats struct {
 	Resets, ResetFailures                           uint64
 	LastResetDuration                               time.Duration // Reset entered to returned
 	LastError                                       string        // the last error that asked for a reset
+	Queues                                          []QueueStats  // one a queue of the current interface
+}
+
+// QueueStats are one queue's frame counters, for the interface it belongs
+// to now.
+type QueueStats struct {
+	XmitOK, RcvOK uint64
 }
 
 // StatsOf returns the counters of a TAP adapter's miniport, or false when
@@ -83,11 +91,7 @@ type miniport struct {
 	lastErr                                         atomic.Pointer[string]
 
 	ifindex atomic.Int64 // the current interface's, 0 while there is none
-	writing atomic.Int64 // since when a write waits for room with no progress, or 0
-	w       writeState   // the writer's cursor
-	r       readState    // the reader's batch
-
-	wake chan struct{} // capacity 1: sends are pending, or a pause may be done
+	queues  int          // descriptors to open: fixed by the first open
 
 	watchDone chan struct{} // closed by Halt: stops the netlink watcher
 	watchExit chan struct{} // closed when it has exited
@@ -97,11 +101,9 @@ type miniport struct {
 	linkMu    sync.Mutex
 	connected atomic.Bool
 
-	mu         sync.Mutex
-	dev        *device // nil while there is none (a failed reset, halted)
-	head, tail *ndis.NetBufferList
-	busy       bool // the writer is writing a chain it took
-	pausing    bool // Pause answered StatusPending
+	mu      sync.Mutex
+	dev     *device // nil while there is none (a failed reset, halted)
+	pausing bool    // Pause answered StatusPending
 }
 
 // initialize is MiniportInitializeEx.
@@ -110,13 +112,16 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.vnetHdr {
+		return nil, &ParamError{Key: "vnet_hdr", Value: "on", Reason: "not supported by this build yet"}
+	}
 	m := &miniport{
 		a:         a,
 		cfg:       c,
 		ns:        netns.None(),
 		ifname:    c.name,
 		pool:      ndis.NewPool(c.mtu+ethernetHeaderSize, PoolLimit),
-		wake:      make(chan struct{}, 1),
+		queues:    c.queues,
 		watchDone: make(chan struct{}),
 		watchExit: make(chan struct{}),
 	}
@@ -152,12 +157,12 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		})
 	}
 	if err != nil {
-		d.file.Close()
+		d.close()
 		m.closeHandles()
 		return nil, err
 	}
 	if err := m.watch(); err != nil {
-		d.file.Close()
+		d.close()
 		m.closeHandles()
 		return nil, err
 	}
@@ -196,24 +201,35 @@ func (m *miniport) closeHandles() {
 // time it learns the kernel side's MAC address, every later time it puts it
 // back.
 func (m *miniport) openDevice() (*device, error) {
-	f, ifname, err := openTAP(m.ns, m.ifname, m.cfg.persist)
+	r := tunRequest{name: m.ifname, queues: m.queues, persist: m.cfg.persist, vnetHdr: m.cfg.vnetHdr}
+	if r.queues == 0 {
+		r.queues, r.auto = min(runtime.GOMAXPROCS(0), MaxQueues), true
+	}
+	files, ifname, err := openTAP(m.ns, r)
 	if err != nil {
 		return nil, err
+	}
+	d := &device{ifname: ifname, stop: make(chan struct{})}
+	for i, f := range files {
+		q, err := newQueue(m, d, f)
+		if err != nil {
+			for _, f := range files[i:] {
+				f.Close()
+			}
+			d.close()
+			return nil, err
+		}
+		d.queues = append(d.queues, q)
 	}
 	idx, kmac, err := configure(m.nl, ifname, m.kmac, m.cfg.mtu)
 	if err != nil {
-		f.Close()
+		d.close()
 		return nil, err
 	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	m.ifname, m.kmac = ifname, kmac
+	m.ifname, m.kmac, m.queues = ifname, kmac, len(files)
+	d.ifindex = idx
 	m.ifindex.Store(int64(idx))
-	return &device{file: f, rc: rc, ifname: ifname, ifindex: idx, stop: make(chan struct{}),
-		readerDone: make(chan struct{}), writerDone: make(chan struct{}), writeFn: m.writeSome, readFn: m.readSome}, nil
+	return d, nil
 }
 
 // linkUp asks the kernel whether the interface is up with carrier.
@@ -234,39 +250,37 @@ func (m *miniport) start(d *device) {
 	m.mu.Lock()
 	m.dev = d
 	m.mu.Unlock()
-	go m.reader(d)
-	go m.writer(d)
-	m.signal() // sends queued meanwhile, a pending pause
+	for _, q := range d.queues {
+		go q.reader()
+		go q.writer()
+	}
 }
 
-// stopDevice closes the device's descriptor, which wakes its reader and
-// writer, and waits for both. With keep, a live interface survives the
-// close (a reset re-attaches to it). Work goroutine only.
-func (m *miniport) stopDevice(keep bool) {
+// stopDevice closes the device's descriptors, which wakes its readers and
+// writers, and waits for them. With keep, a live interface survives the
+// close (a reset re-attaches to it). It returns the device stopped, whose
+// queues may still hold sends no writer took. Work goroutine only.
+func (m *miniport) stopDevice(keep bool) *device {
 	m.mu.Lock()
 	d := m.dev
 	m.dev = nil
 	m.mu.Unlock()
 	if d == nil {
-		return
+		return nil
 	}
 	m.ifindex.Store(0)
 	close(d.stop)
 	if keep && !m.cfg.persist && !d.dead.Load() {
 		// A reset of a live interface: keep it, with the kernel side's
 		// addresses and routes, across the close; openTUN clears the flag.
-		_ = d.rc.Control(func(fd uintptr) { _ = unix.IoctlSetInt(int(fd), unix.TUNSETPERSIST, 1) })
+		_ = d.queues[0].rc.Control(func(fd uintptr) { _ = unix.IoctlSetInt(int(fd), unix.TUNSETPERSIST, 1) })
 	}
-	d.file.Close()
-	<-d.readerDone
-	<-d.writerDone
-}
-
-func (m *miniport) signal() {
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	d.close()
+	for _, q := range d.queues {
+		<-q.readerDone
+		<-q.writerDone
 	}
+	return d
 }
 
 // deviceDead records an error that means the interface or the descriptor
@@ -308,333 +322,10 @@ func (m *miniport) indicateLink(connected bool) {
 
 func (m *miniport) isConnected() bool { return m.connected.Load() }
 
-// --- receive -------------------------------------------------------------
-
-// reader is the receive goroutine of one device: it reads every frame
-// waiting on the descriptor into pooled NBLs, with no poller round trip
-// while data is ready, and indicates them in one call per batch.
-func (m *miniport) reader(d *device) {
-	defer close(d.readerDone)
-	r := &m.r
-	defer func() {
-		m.pool.Put(r.spare)
-		*r = readState{}
-	}()
-	for {
-		if r.nspare < Batch {
-			if l, n := m.pool.Get(Batch - r.nspare); l != nil {
-				t := l
-				for t.Next != nil {
-					t = t.Next
-				}
-				t.Next = r.spare
-				r.spare = l
-				r.nspare += n
-			}
-		}
-		if r.spare == nil {
-			// Every receive NBL is with the protocols: back-pressure.
-			m.rcvNoBuffer.Add(1)
-			select {
-			case <-d.stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-			continue
-		}
-		r.head, r.tail, r.n, r.err = nil, nil, 0, nil
-		err := d.rc.Read(d.readFn)
-		if r.n > 0 {
-			head := r.head
-			r.head, r.tail = nil, nil
-			m.rcvOK.Add(uint64(r.n))
-			m.a.IndicateReceiveNetBufferLists(head, 0)
-		}
-		if err == nil {
-			err = r.err
-		}
-		if err == nil {
-			continue
-		}
-		if d.stopping() {
-			return // the descriptor was closed under us (its error is poll's, not os.ErrClosed)
-		}
-		switch classify(err) {
-		case errClosed:
-			return
-		case errTransient:
-			m.retries.Add(1)
-			continue
-		case errDead:
-			m.deviceDead(d, "read", err)
-		default:
-			m.rcvError.Add(1)
-			m.deviceDead(d, "read", err)
-		}
-		<-d.stop // the reset stops this device
-		return
-	}
-}
-
-// readState is the reader's batch: reader goroutine only.
-type readState struct {
-	spare      *ndis.NetBufferList // empty NBLs to read into
-	nspare     int
-	head, tail *ndis.NetBufferList // the frames read, to indicate
-	n          int
-	err        error // the error that stopped readSome
-}
-
-// readSome is the poller callback of the reader: it reads frames until the
-// descriptor is empty (false when nothing was read: the poller waits), the
-// batch is full, or a call fails (true, r.err set).
-func (m *miniport) readSome(fd uintptr) bool {
-	r := &m.r
-	for r.spare != nil {
-		x := r.spare
-		buf := x.Frames[0][:cap(x.Frames[0])]
-		k, err := unix.Read(int(fd), buf)
-		switch {
-		case err == unix.EAGAIN:
-			return r.n > 0
-		case err == unix.EINTR:
-			m.retries.Add(1)
-			continue
-		case err != nil:
-			r.err = err
-			return true
-		case k < ethernetHeaderSize:
-			m.rcvError.Add(1)
-			continue
-		}
-		x.Frames[0] = buf[:k]
-		r.spare = x.Next
-		x.Next = nil
-		r.nspare--
-		if r.head == nil {
-			r.head = x
-		} else {
-			r.tail.Next = x
-		}
-		r.tail = x
-		r.n++
-	}
-	return true
-}
-
 // ReturnNetBufferLists is MiniportReturnNetBufferLists: receive NBLs go back
 // to the pool. It never blocks.
 func (m *miniport) ReturnNetBufferLists(l *ndis.NetBufferList) {
 	m.pool.Put(l)
-}
-
-// --- send ----------------------------------------------------------------
-
-// SendNetBufferLists is MiniportSendNetBufferLists: it queues the chain for
-// the writer goroutine under one lock. It never blocks; with no device (a
-// failed reset) it completes the chain inline with StatusRequestAborted.
-func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
-	if l == nil {
-		return
-	}
-	tail := l
-	for tail.Next != nil {
-		tail = tail.Next
-	}
-	m.mu.Lock()
-	if m.dev == nil {
-		m.mu.Unlock()
-		m.abort(l)
-		return
-	}
-	if m.head == nil {
-		m.head = l
-	} else {
-		m.tail.Next = l
-	}
-	m.tail = tail
-	wake := !m.busy && m.head == l
-	m.mu.Unlock()
-	if wake {
-		m.signal()
-	}
-}
-
-// abort completes a chain with StatusRequestAborted.
-func (m *miniport) abort(l *ndis.NetBufferList) {
-	if l == nil {
-		return
-	}
-	var n uint64
-	for x := l; x != nil; x = x.Next {
-		x.Status = ndis.StatusRequestAborted
-		n += uint64(len(x.Frames))
-	}
-	m.xmitError.Add(n)
-	m.a.SendNetBufferListsComplete(l)
-}
-
-// writer is the send goroutine of one device.
-func (m *miniport) writer(d *device) {
-	defer close(d.writerDone)
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-m.wake:
-		}
-		m.service(d)
-	}
-}
-
-// service writes every queued chain, then completes a pending pause.
-func (m *miniport) service(d *device) {
-	m.mu.Lock()
-	for {
-		l := m.head
-		m.head, m.tail = nil, nil
-		if l == nil {
-			m.busy = false
-			break
-		}
-		m.busy = true
-		m.mu.Unlock()
-		m.transmit(d, l)
-		m.mu.Lock()
-	}
-	done := m.pausing
-	m.pausing = false
-	m.mu.Unlock()
-	if done {
-		m.a.PauseComplete()
-	}
-}
-
-// transmit writes a chain frame by frame, one system call each, and
-// completes it in one call. An NBL fails whole at its first frame that
-// fails; the frames go out in one poller operation for as long as the
-// descriptor takes them (no per-frame poller round trip, no allocation).
-func (m *miniport) transmit(d *device, l *ndis.NetBufferList) {
-	for x := l; x != nil; x = x.Next {
-		x.Status = ndis.StatusSuccess
-	}
-	w := &m.w
-	w.cur, w.frame, w.err = l, 0, nil
-	nobufs := 0
-	for w.cur != nil {
-		w.err = nil
-		err := d.rc.Write(d.writeFn)
-		if err == nil {
-			err = w.err
-		}
-		if err == nil {
-			continue // w.cur is nil: all written
-		}
-		if d.stopping() {
-			m.failRest(ndis.StatusRequestAborted)
-			break
-		}
-		switch classify(err) {
-		case errClosed:
-			m.failRest(ndis.StatusRequestAborted)
-		case errTransient: // ENOBUFS: the kernel is short of memory
-			m.retries.Add(1)
-			if nobufs++; nobufs > maxNoBuffers {
-				m.failCur(ndis.StatusResources)
-				nobufs = 0
-				continue
-			}
-			select {
-			case <-d.stop:
-				m.failRest(ndis.StatusRequestAborted)
-			case <-time.After(100 * time.Microsecond):
-			}
-			continue
-		case errAdminDown:
-			m.indicateLink(false)
-			m.failCur(ndis.StatusMediaDisconnected)
-			continue
-		case errDead:
-			m.deviceDead(d, "write", err)
-			m.failRest(ndis.StatusDeviceFailed)
-		case errBadFrame:
-			m.failCur(ndis.StatusInvalidLength)
-			continue
-		default:
-			m.failCur(ndis.StatusFailure)
-			continue
-		}
-		break
-	}
-	m.writing.Store(0)
-	w.cur = nil
-	m.a.SendNetBufferListsComplete(l)
-}
-
-// maxNoBuffers is how many ENOBUFS in a row fail a frame.
-const maxNoBuffers = 100
-
-// writeState is the writer's cursor in the chain it writes: writer
-// goroutine only.
-type writeState struct {
-	cur   *ndis.NetBufferList // the NBL being written, nil when done
-	frame int                 // its next frame
-	err   error               // the error that stopped writeSome
-}
-
-// writeSome is the poller callback of transmit: it writes frames from the
-// cursor on until the chain is done (true), the descriptor is full (false:
-// the poller waits for room) or a call fails (true, w.err set).
-func (m *miniport) writeSome(fd uintptr) bool {
-	w := &m.w
-	maxFrame := m.cfg.mtu + ethernetHeaderSize
-	for w.cur != nil {
-		if w.frame == len(w.cur.Frames) {
-			w.cur, w.frame = w.cur.Next, 0
-			continue
-		}
-		f := w.cur.Frames[w.frame]
-		if len(f) < ethernetHeaderSize || len(f) > maxFrame {
-			m.failCur(ndis.StatusInvalidLength)
-			continue
-		}
-		_, err := unix.Write(int(fd), f)
-		switch err {
-		case nil:
-			m.xmitOK.Add(1)
-			w.frame++
-			if m.writing.Load() != 0 {
-				m.writing.Store(0) // progress
-			}
-		case unix.EINTR:
-			m.retries.Add(1)
-		case unix.EAGAIN:
-			m.retries.Add(1)
-			if m.writing.Load() == 0 {
-				m.writing.Store(now()) // no progress from now on, until there is
-			}
-			return false
-		default:
-			w.err = err
-			return true
-		}
-	}
-	return true
-}
-
-// failCur fails the NBL at the cursor and moves on to the next one.
-func (m *miniport) failCur(s ndis.Status) {
-	w := &m.w
-	w.cur.Status = s
-	m.xmitError.Add(1)
-	w.cur, w.frame = w.cur.Next, 0
-}
-
-// failRest fails every NBL from the cursor on.
-func (m *miniport) failRest(s ndis.Status) {
-	for m.w.cur != nil {
-		m.failCur(s)
-	}
 }
 
 // --- link state ------------------------------------------------------------
@@ -687,16 +378,12 @@ func (m *miniport) watch() error {
 // every queued send.
 func (m *miniport) Pause() ndis.Status {
 	m.mu.Lock()
-	if m.dev == nil || m.head == nil && !m.busy {
-		l := m.head
-		m.head, m.tail = nil, nil
+	if m.dev == nil || m.dev.idle() {
 		m.mu.Unlock()
-		m.abort(l)
 		return ndis.StatusSuccess
 	}
 	m.pausing = true
 	m.mu.Unlock()
-	m.signal()
 	return ndis.StatusPending
 }
 
@@ -713,15 +400,22 @@ func (m *miniport) Restart() ndis.Status { return ndis.StatusSuccess }
 func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 	start := time.Now()
 	m.resets.Add(1)
-	m.stopDevice(true)
+	old := m.stopDevice(true)
 	m.mu.Lock()
-	l := m.head
-	m.head, m.tail = nil, nil
-	m.busy = false
+	var held *ndis.NetBufferList // the sends no writer took
+	if old != nil {
+		for _, q := range old.queues {
+			if q.head != nil {
+				q.tail.Next = held
+				held = q.head
+			}
+			q.head, q.tail, q.busy = nil, nil, false
+		}
+	}
 	pausing := m.pausing
 	m.pausing = false
 	m.mu.Unlock()
-	m.abort(l)
+	m.abort(held)
 	if pausing {
 		m.a.PauseComplete()
 	}
@@ -750,8 +444,12 @@ func (m *miniport) CheckForHang() bool {
 	if d == nil || d.dead.Load() {
 		return true
 	}
-	w := m.writing.Load()
-	return w != 0 && time.Duration(now()-w) > SendTimeout && m.isConnected()
+	for _, q := range d.queues {
+		if w := q.writing.Load(); w != 0 && time.Duration(now()-w) > SendTimeout && m.isConnected() {
+			return true
+		}
+	}
+	return false
 }
 
 // Halt is MiniportHaltEx: it stops the device and the netlink watcher and
@@ -829,5 +527,12 @@ func (m *miniport) stats() Stats {
 	if e := m.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
+	m.mu.Lock()
+	if m.dev != nil {
+		for _, q := range m.dev.queues {
+			s.Queues = append(s.Queues, QueueStats{XmitOK: q.xmitOK.Load(), RcvOK: q.rcvOK.Load()})
+		}
+	}
+	m.mu.Unlock()
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -79,7 +80,10 @@ type bench struct {
 // newBench creates a namespace (removed by Cleanup, whatever happens), a
 // runtime with the strict verifier, a TAP adapter in the namespace with the
 // responder bound to it, and gives the kernel's side its address.
-func newBench(t testing.TB) *bench {
+func newBench(t testing.TB) *bench { return newBenchWith(t, nil) }
+
+// newBenchWith is newBench with more adapter parameters.
+func newBenchWith(t testing.TB, extra map[string]string) *bench {
 	requireRoot(t)
 	n := nsSeq.Add(1)
 	bn := &bench{t: t, ns: fmt.Sprintf("gondis-t%d-%d", os.Getpid(), n), ifname: fmt.Sprintf("gt%d", n)}
@@ -129,9 +133,11 @@ func newBench(t testing.TB) *bench {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := bn.rt.AddAdapter(ctx, "tap0", "tap", map[string]string{
+	params := map[string]string{
 		"name": bn.ifname, "netns": bn.ns, "mtu": strconv.Itoa(testMTU), "mac": adapterMAC.String(),
-	})
+	}
+	maps.Copy(params, extra)
+	a, err := bn.rt.AddAdapter(ctx, "tap0", "tap", params)
 	if err != nil {
 		t.Fatalf("AddAdapter: %v", err)
 	}

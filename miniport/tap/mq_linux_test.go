@@ -1,0 +1,206 @@
+package tap_test
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/gondis/gondis/miniport/tap"
+	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
+)
+
+// udpFrame is an IPv4/UDP frame from src to dst with the given source port
+// (a flow of its own).
+func udpFrame(dst, src ndis.MacAddress, sport uint16, size int) []byte {
+	f := make([]byte, size)
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(size-14))
+	copy(ip[12:16], []byte{10, 77, 0, 1})
+	copy(ip[16:20], []byte{10, 77, 0, 2})
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(ip[20:], sport)
+	binary.BigEndian.PutUint16(ip[22:], 9)
+	binary.BigEndian.PutUint16(ip[24:], uint16(size-34))
+	return f
+}
+
+// sendFromNamespace sends frames out of the interface ifname of the
+// namespace ns through an AF_PACKET socket: the kernel queues them on the
+// TAP's queues for the adapter to read.
+func sendFromNamespace(t *testing.T, ns, ifname string, frames [][]byte) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // not unlocked: the thread dies with the goroutine
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			errc <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd)
+		for _, f := range frames {
+			sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+			copy(sa.Addr[:], f[:6])
+			if err := unix.Sendto(fd, f, 0, sa); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("send from the namespace: %v", err)
+	}
+}
+
+// TestMultiQueue: with queues 3 the interface has three queues, sends of
+// many flows leave through all of them and arrive, the kernel's frames of
+// many flows arrive through all of them, and a reset keeps the count.
+func TestMultiQueue(t *testing.T) {
+	bn := newBenchWith(t, map[string]string{"queues": "3"})
+	checkQueues := func(when string) {
+		t.Helper()
+		if ts, _ := tap.StatsOf(bn.a); len(ts.Queues) != 3 {
+			t.Fatalf("%s: %d queues, want 3", when, len(ts.Queues))
+		}
+		out := run(t, "ip", "netns", "exec", bn.ns, "ls", "/sys/class/net/"+bn.ifname+"/queues")
+		if n := strings.Count(out, "rx-"); n != 3 {
+			t.Fatalf("%s: the kernel's interface has %d receive queues, want 3:\n%s", when, n, out)
+		}
+	}
+	checkQueues("after AddAdapter")
+
+	rd := ndistest.NewRecorderDriver("rec")
+	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := bn.rt.Bind(ctx, "rec", "tap0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := rd.Binding(b)
+	set := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected)}
+	if s := b.OidRequest(ctx, set); s != ndis.StatusSuccess {
+		t.Fatalf("set filter: %s", s)
+	}
+	const flows, frames = 64, 256
+	h := bn.nlHandle()
+	rxBefore := func() uint64 {
+		l, err := h.LinkByName(bn.ifname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Attrs().Statistics.RxPackets
+	}
+	before := rxBefore()
+	nobody := ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
+	var ls []*ndis.NetBufferList
+	for i := range frames {
+		ls = append(ls, ndis.NewNetBufferList(udpFrame(nobody, adapterMAC, uint16(1000+i%flows), 128)))
+	}
+	b.SendNetBufferLists(ndis.Chain(ls...))
+	ndistest.Eventually(t, func() bool { return rec.Completed() == frames }, "every send completed")
+	for _, r := range rec.Records() {
+		for _, s := range r.Statuses {
+			if r.Kind == ndistest.RecordComplete && s != ndis.StatusSuccess {
+				t.Fatalf("a send completed with %s", s)
+			}
+		}
+	}
+	ndistest.Eventually(t, func() bool { return rxBefore()-before >= frames }, "the kernel received every frame")
+	ts, _ := tap.StatsOf(bn.a)
+	for i, q := range ts.Queues {
+		if q.XmitOK == 0 {
+			t.Errorf("queue %d wrote nothing of %d flows: %+v", i, flows, ts.Queues)
+		}
+	}
+
+	var in [][]byte
+	for i := range frames {
+		in = append(in, udpFrame(adapterMAC, nobody, uint16(2000+i%flows), 128))
+	}
+	sendFromNamespace(t, bn.ns, bn.ifname, in)
+	udp := func() int {
+		n := 0
+		for _, r := range rec.Records() {
+			for _, f := range r.Frames {
+				if r.Kind == ndistest.RecordReceive && len(f) == 128 && f[23] == 17 && binary.BigEndian.Uint16(f[34:]) >= 2000 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	ndistest.Eventually(t, func() bool { return udp() == frames }, "every frame from the namespace received")
+	ts, _ = tap.StatsOf(bn.a)
+	for i, q := range ts.Queues {
+		if q.RcvOK == 0 {
+			t.Errorf("queue %d read nothing of %d flows: %+v", i, flows, ts.Queues)
+		}
+	}
+
+	if err := bn.rt.ResetAdapter("tap0"); err != nil {
+		t.Fatal(err)
+	}
+	ndistest.Eventually(t, func() bool { return bn.r.Stats().ResetEnds == 1 }, "RESET_END")
+	checkQueues("after a reset")
+	if sent, got, out := bn.ping(3, "0.2", 0); got != sent || sent != 3 {
+		t.Fatalf("ping after the reset: %d/%d\n%s", got, sent, out)
+	}
+}
+
+// TestSingleQueueAttach: an existing single-queue interface is attached
+// with one queue when the count is "auto", and refused with a clear error
+// when more queues are asked for.
+func TestSingleQueueAttach(t *testing.T) {
+	bn := newBench(t)
+	name := bn.ifname + "s"
+	run(t, "ip", "-n", bn.ns, "tuntap", "add", "mode", "tap", "name", name)
+	ctx := context.Background()
+	params := map[string]string{"name": name, "netns": "/var/run/netns/" + bn.ns, "queues": "2"}
+	if _, err := bn.rt.AddAdapter(ctx, "tap1", "tap", params); err == nil || !strings.Contains(err.Error(), "single-queue") {
+		t.Fatalf("queues 2 on a single-queue interface: err = %v, want one naming the cause", err)
+	}
+	params["queues"] = "auto"
+	a, err := bn.rt.AddAdapter(ctx, "tap1", "tap", params)
+	if err != nil {
+		t.Fatalf("queues auto on a single-queue interface: %v", err)
+	}
+	if ts, _ := tap.StatsOf(a); len(ts.Queues) != 1 {
+		t.Errorf("%d queues, want 1", len(ts.Queues))
+	}
+}
