@@ -409,6 +409,7 @@ func (a *Adapter) clone(x *NetBufferList, b *Binding) *NetBufferList {
 		c = new(NetBufferList)
 	}
 	c.Frames, c.Status, c.parent = x.Frames, x.Status, x
+	c.Checksum, c.LargeSend = x.Checksum, x.LargeSend
 	c.state, c.rxBinding = nblIndicated, b
 	return c
 }

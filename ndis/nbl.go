@@ -38,8 +38,15 @@ type NetBufferList struct {
 	ProtocolReserved any
 	MiniportReserved any
 
+	// Checksum and LargeSend are the NBL's task-offload information
+	// (NET_BUFFER_LIST_INFO TcpIpChecksumNetBufferListInfo and
+	// TcpLargeSendNetBufferListInfo): what a protocol asks the miniport to
+	// do on a send, what the miniport tells of a receive. Zero asks nothing.
+	Checksum  ChecksumInfo
+	LargeSend LargeSendInfo
+
 	buf []byte
-	_   [24]byte // to 192 bytes
+	_   [16]byte // to 192 bytes
 }
 
 // nblState records where an NBL is, for the verifier.
@@ -178,6 +185,7 @@ func (p *Pool) Put(l *NetBufferList) {
 				l.owner, l.rxBinding, l.parent, l.mpNext = nil, nil, nil, nil
 			}
 			l.state, l.shared = nblIdle, false
+			l.Checksum, l.LargeSend = 0, 0
 			l.frame[0] = l.buf
 			l.Frames = l.frame[:]
 			head, tail = joinChain(head, tail, l, l)
