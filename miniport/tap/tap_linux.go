@@ -66,6 +66,10 @@ func Interface(a *ndis.Adapter) (string, bool) {
 
 var adapters sync.Map // *ndis.Adapter -> *miniport
 
+// openHook, when set (by tests), runs before every open of an interface;
+// its error fails the open as the kernel's would.
+var openHook atomic.Pointer[func() error]
+
 // epoch makes monotonic nanosecond stamps for the hang check.
 var epoch = time.Now()
 
@@ -201,6 +205,11 @@ func (m *miniport) closeHandles() {
 // time it learns the kernel side's MAC address, every later time it puts it
 // back.
 func (m *miniport) openDevice() (*device, error) {
+	if h := openHook.Load(); h != nil {
+		if err := (*h)(); err != nil {
+			return nil, err
+		}
+	}
 	r := tunRequest{name: m.ifname, queues: m.queues, persist: m.cfg.persist, vnetHdr: m.cfg.vnetHdr}
 	if r.queues == 0 {
 		r.queues, r.auto = min(runtime.GOMAXPROCS(0), MaxQueues), true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -566,4 +567,78 @@ func TestMulticastBroadcastFilter(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestResetCannotRecreate: while the interface cannot be re-created, a
+// reset answers StatusHardErrors, sends complete with
+// StatusRequestAborted and CheckForHang asks again; once it can, the next
+// reset brings pings back. When it never can, the runtime's escalation
+// fails the adapter after three failed resets in a row, and its protocols
+// are unbound.
+func TestResetCannotRecreate(t *testing.T) {
+	blocked := errors.New("tap: re-creation blocked by the test")
+	t.Run("recovers", func(t *testing.T) {
+		bn := newBench(t)
+		var fails atomic.Int32
+		fails.Store(2)
+		tap.SetOpenHook(func() error {
+			if fails.Add(-1) >= 0 {
+				return blocked
+			}
+			return nil
+		})
+		defer tap.SetOpenHook(nil)
+		run(t, "ip", "-n", bn.ns, "link", "del", bn.ifname)
+		ndistest.Eventually(t, func() bool { ts, _ := tap.StatsOf(bn.a); return ts.ResetFailures >= 1 }, "a failed reset")
+		// A send while the adapter has no interface completes, aborted.
+		rd := ndistest.NewRecorderDriver("rec")
+		if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
+			t.Fatal(err)
+		}
+		b, err := bn.rt.Bind(context.Background(), "rec", "tap0")
+		if err != nil {
+			t.Fatalf("Bind to an adapter with no interface: %v", err)
+		}
+		rec := rd.Binding(b)
+		b.SendNetBufferLists(ndis.NewNetBufferList(make([]byte, 60)))
+		c := rec.WaitFor(t, "the send completed", func(r ndistest.Record) bool { return r.Kind == ndistest.RecordComplete })
+		if s := c.Statuses[0]; s != ndis.StatusRequestAborted && s != ndis.StatusResetInProgress {
+			t.Errorf("a send with no interface completed with %s", s)
+		}
+		t.Logf("a send with no interface completed with %s", c.Statuses[0])
+		ndistest.Eventually(t, func() bool {
+			_, err := bn.nlHandle().LinkByName(bn.ifname)
+			return err == nil
+		}, "the interface re-created by a later reset")
+		bn.addAddress()
+		if sent, got, out := bn.ping(3, "0.2", 0); got != sent || sent != 3 {
+			t.Fatalf("ping after recovery: %d/%d\n%s", got, sent, out)
+		}
+		ts, _ := tap.StatsOf(bn.a)
+		if ts.ResetFailures != 2 || !strings.Contains(ts.LastError, blocked.Error()) {
+			t.Errorf("tap stats %+v, want 2 failed resets and the hook's error", ts)
+		}
+		st := bn.r.Stats()
+		if st.ResetStarts != st.ResetEnds || st.ResetEnds < 3 {
+			t.Errorf("responder heard %d RESET_START, %d RESET_END, want ≥ 3 pairs", st.ResetStarts, st.ResetEnds)
+		}
+	})
+	t.Run("escalates", func(t *testing.T) {
+		bn := newBench(t)
+		tap.SetOpenHook(func() error { return blocked })
+		defer tap.SetOpenHook(nil)
+		run(t, "ip", "-n", bn.ns, "link", "del", bn.ifname)
+		select {
+		case <-bn.a.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the adapter did not fail after its resets kept failing: %+v", bn.a.Stats())
+		}
+		var failed uint64
+		for _, c := range bn.a.Stats().Resets {
+			failed += c.Failed
+		}
+		if failed < 3 {
+			t.Errorf("the adapter failed after %d failed resets, want 3", failed)
+		}
+	})
 }
