@@ -83,8 +83,8 @@ type bench struct {
 // responder bound to it, and gives the kernel's side its address.
 func newBench(t testing.TB) *bench { return newBenchWith(t, nil) }
 
-// newBenchWith is newBench with more adapter parameters.
-func newBenchWith(t testing.TB, extra map[string]string) *bench {
+// newBenchWith is newBench with more adapter parameters and runtime options.
+func newBenchWith(t testing.TB, extra map[string]string, opts ...ndis.Option) *bench {
 	requireRoot(t)
 	n := nsSeq.Add(1)
 	bn := &bench{t: t, ns: fmt.Sprintf("gondis-t%d-%d", os.Getpid(), n), ifname: fmt.Sprintf("gt%d", n)}
@@ -104,7 +104,8 @@ func newBenchWith(t testing.TB, extra map[string]string) *bench {
 			ev.Adapter, ev.Kind, ev.Cause, ev.Status, ev.Duration, ev.Detail))
 		evMu.Unlock()
 	}
-	bn.rt = ndis.New(append(bn.v.Options(), ndis.WithCheckForHangInterval(500*time.Millisecond), ndis.WithEventHandler(onEvent))...)
+	bn.rt = ndis.New(append(append(bn.v.Options(), ndis.WithCheckForHangInterval(500*time.Millisecond),
+		ndis.WithEventHandler(onEvent)), opts...)...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
