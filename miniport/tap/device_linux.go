@@ -11,6 +11,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/gondis/gondis/miniport/internal/vnet"
 )
 
 // device is one open TAP interface: a descriptor per queue and the
@@ -156,6 +158,11 @@ func openTUN(r tunRequest) ([]*os.File, string, error) {
 		}
 		if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, p); err != nil {
 			return fail(fmt.Errorf("tap: TUNSETPERSIST: %w", err))
+		}
+		if r.vnetHdr {
+			if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnet.HeaderLen); err != nil {
+				return fail(fmt.Errorf("tap: TUNSETVNETHDRSZ: %w", err))
+			}
 		}
 	}
 	return files, name, nil

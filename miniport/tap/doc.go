@@ -35,7 +35,10 @@
 //	          default): one per core (GOMAXPROCS), or one when an existing
 //	          single-queue interface is attached. More than one makes a
 //	          multi-queue interface (IFF_MULTI_QUEUE)
-//	vnet_hdr  off (the default) is the only value accepted for now
+//	vnet_hdr  on: every frame crosses the descriptor with a virtio-net
+//	          header (IFF_VNET_HDR), so that large segments and checksums
+//	          are left to the kernel (see Offload); off (the default): plain
+//	          frames, every offload done by the adapter
 //
 // An existing TAP interface of that name is attached to rather than created.
 // An unknown key or a bad value fails Initialize with a *ParamError, which
@@ -63,6 +66,40 @@
 // Connected, anything else Disconnected, indicated as ndis.StatusLinkState.
 // The link speed reported is 10 Mb/s, what the kernel's tun driver says
 // through ethtool.
+//
+// # Offload
+//
+// A protocol asks for offload per NBL, as in NDIS: ndis.LargeSendInfo
+// (LSOv2: one TCP frame up to 64 KiB, IPv4 Total Length 0, the TCP
+// checksum field holding the pseudo-header sum without the length) and
+// ndis.ChecksumInfo (TCP, UDP and IPv4 header checksums to compute). With
+// vnet_hdr and the switch on, the adapter rewrites a copy of the headers
+// as Linux wants them (lengths, IPv4 header checksum, the pseudo-header
+// sum with the length) and hands the frame to the kernel in one write,
+// as a GSO packet for a large send; otherwise it does the work itself, a
+// large send becoming frames of MSS payload bytes with every checksum
+// computed. Either way nothing a protocol sends is lost to a switch: NDIS
+// lets a miniport drop LSO sends once LSO is off, this adapter segments
+// them instead. A request that does not fit its frame (a large send that
+// is not TCP, offsets that disagree with the headers) completes with
+// StatusInvalidParameter.
+//
+// With vnet_hdr and receive offload on, the kernel may hand over partial
+// checksums and large TCP (and, from Linux 6.2, UDP) segments of up to
+// 64 KiB in one read (TUNSETOFFLOAD); the adapter finishes the checksums
+// and cuts large segments into frames of the MTU before it indicates
+// them, and marks the NBLs whose checksums are thus known good
+// (ChecksumRxTCPSucceeded, …). Protocols never see a frame larger than
+// the MTU.
+//
+// The switches are set at run time with OIDTCPOffloadParameters (an
+// NDIS_OFFLOAD_PARAMETERS; OffloadParameters builds one): its checksum
+// fields drive the transmit-checksum and receive switches, its LsoV2
+// fields the large-send switch; a set that disables a switch for any IP
+// version or protocol disables it. Kernels get offload wrong in the
+// field; switching it off is the remedy, and it takes effect at once.
+// OffloadOf reports the switches. Without vnet_hdr they are off and a set
+// that enables one answers StatusNotSupported.
 //
 // # Errors
 //
@@ -109,7 +146,7 @@
 // # OIDs
 //
 // Set: OIDGenCurrentPacketFilter, OID8023MulticastList (at most 32),
-// OIDGenCurrentLookahead. Query: OIDGenXmitOK, OIDGenRcvOK, OIDGenXmitError,
+// OIDGenCurrentLookahead, OIDTCPOffloadParameters. Query: OIDGenXmitOK, OIDGenRcvOK, OIDGenXmitError,
 // OIDGenRcvError, OIDGenRcvNoBuffer, in frames, as a ULONG64 when the buffer
 // holds 8 bytes. The runtime answers the general OIDs (addresses, MTU,
 // link state and speed) from the attributes and link indications.

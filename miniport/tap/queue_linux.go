@@ -9,8 +9,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gondis/gondis/miniport/internal/vnet"
 	"github.com/gondis/gondis/ndis"
 )
+
+// maxGSOFrame is the largest frame the kernel hands over with GSO: an IP
+// packet of 64 KiB and its Ethernet header.
+const maxGSOFrame = 65535 + ethernetHeaderSize
 
 // queue is one descriptor of the interface, with a reader goroutine that
 // indicates what the kernel queued on it and a writer goroutine that writes
@@ -31,6 +36,20 @@ type queue struct {
 
 	readerDone, writerDone chan struct{}
 
+	// The reader's, with vnet_hdr: where a large frame spills, and the
+	// buffers it is cut into.
+	rxiov [2]unix.Iovec
+	big   []byte
+	rxdst [][]byte
+	// The writer's: the iovecs of a write, the virtio-net header and the
+	// rewritten headers of an offloaded send, and the frames of one cut
+	// in software.
+	iov     [3]unix.Iovec
+	vhdr    [vnet.HeaderLen]byte
+	hdrs    [vnet.MaxHeadersLen]byte
+	segBufs [][]byte
+	segs    [][]byte
+
 	// Under m.mu.
 	head, tail *ndis.NetBufferList
 	busy       bool // the writer is writing a chain it took
@@ -44,6 +63,10 @@ func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
 	q := &queue{m: m, d: d, file: f, rc: rc, wake: make(chan struct{}, 1),
 		readerDone: make(chan struct{}), writerDone: make(chan struct{})}
 	q.readFn, q.writeFn = q.readSome, q.writeSome
+	if m.cfg.vnetHdr {
+		q.readFn = q.readSomeVnet
+		q.big = make([]byte, maxGSOFrame+m.cfg.mtu+ethernetHeaderSize)
+	}
 	return q, nil
 }
 
@@ -424,9 +447,10 @@ const maxNoBuffers = 100
 
 // writeState is a writer's cursor in the chain it writes.
 type writeState struct {
-	cur   *ndis.NetBufferList // the NBL being written, nil when done
-	frame int                 // its next frame
-	err   error               // the error that stopped writeSome
+	cur       *ndis.NetBufferList // the NBL being written, nil when done
+	frame     int                 // its next frame
+	seg, nseg int                 // the next and the number of frames cut from it in software
+	err       error               // the error that stopped writeSome
 }
 
 // writeSome is the poller callback of transmit: it writes frames from the
@@ -441,11 +465,19 @@ func (q *queue) writeSome(fd uintptr) bool {
 			continue
 		}
 		f := w.cur.Frames[w.frame]
-		if len(f) < ethernetHeaderSize || len(f) > maxFrame {
-			q.failCur(ndis.StatusInvalidLength)
-			continue
+		var err error
+		if o, ok := sendOffload(w.cur); ok {
+			if err = q.writeOffloaded(fd, f, o); err == errBadOffload {
+				q.failCur(ndis.StatusInvalidParameter)
+				continue
+			}
+		} else {
+			if len(f) < ethernetHeaderSize || len(f) > maxFrame {
+				q.failCur(ndis.StatusInvalidLength)
+				continue
+			}
+			err = q.writeFrame(fd, f)
 		}
-		_, err := unix.Write(int(fd), f)
 		switch err {
 		case nil:
 			m.xmitOK.Add(1)
@@ -475,7 +507,7 @@ func (q *queue) failCur(s ndis.Status) {
 	w := &q.w
 	w.cur.Status = s
 	q.m.xmitError.Add(1)
-	w.cur, w.frame = w.cur.Next, 0
+	w.cur, w.frame, w.nseg = w.cur.Next, 0, 0
 }
 
 // failRest fails every NBL from the cursor on.

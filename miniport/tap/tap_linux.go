@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/gondis/gondis/miniport/internal/vnet"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -36,6 +37,9 @@ type Stats struct {
 	Resets, ResetFailures                           uint64
 	LastResetDuration                               time.Duration // Reset entered to returned
 	LastError                                       string        // the last error that asked for a reset
+	RcvGSO, RcvSegments                             uint64        // large frames the kernel handed over, and the frames cut from them
+	XmitGSO                                         uint64        // large sends handed to the kernel whole
+	XmitSoftSegments                                uint64        // frames cut from large sends in software
 	Queues                                          []QueueStats  // one a queue of the current interface
 }
 
@@ -89,7 +93,10 @@ type miniport struct {
 	multicast atomic.Pointer[[]ndis.MacAddress]
 	lookahead atomic.Uint32
 
+	offload atomic.Uint32 // off… bits
+
 	xmitOK, xmitError, rcvOK, rcvError, rcvNoBuffer atomic.Uint64
+	rcvGSO, rcvSegments, xmitGSO, xmitSoftSegments  atomic.Uint64
 	retries, deadErrors, resets, resetFailures      atomic.Uint64
 	lastResetDur                                    atomic.Int64
 	lastErr                                         atomic.Pointer[string]
@@ -116,18 +123,18 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.vnetHdr {
-		return nil, &ParamError{Key: "vnet_hdr", Value: "on", Reason: "not supported by this build yet"}
-	}
 	m := &miniport{
 		a:         a,
 		cfg:       c,
 		ns:        netns.None(),
 		ifname:    c.name,
-		pool:      ndis.NewPool(c.mtu+ethernetHeaderSize, PoolLimit),
+		pool:      ndis.NewPool(c.mtu+ethernetHeaderSize+vnetHeaderLen(c), PoolLimit),
 		queues:    c.queues,
 		watchDone: make(chan struct{}),
 		watchExit: make(chan struct{}),
+	}
+	if c.vnetHdr {
+		m.offload.Store(offTxChecksum | offLargeSend | offReceive)
 	}
 	if err := m.open(); err != nil {
 		m.closeHandles()
@@ -173,6 +180,15 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	m.start(d)
 	adapters.Store(a, m)
 	return m, nil
+}
+
+// vnetHeaderLen is the room a receive buffer keeps for the virtio-net
+// header.
+func vnetHeaderLen(c config) int {
+	if c.vnetHdr {
+		return vnet.HeaderLen
+	}
+	return 0
 }
 
 // open opens the namespace and the netlink handle of the adapter.
@@ -234,6 +250,12 @@ func (m *miniport) openDevice() (*device, error) {
 	if err != nil {
 		d.close()
 		return nil, err
+	}
+	if m.cfg.vnetHdr {
+		if err := d.setKernelOffload(m.offload.Load()&offReceive != 0); err != nil {
+			d.close()
+			return nil, fmt.Errorf("tap: TUNSETOFFLOAD: %w", err)
+		}
 	}
 	m.ifname, m.kmac, m.queues = ifname, kmac, len(files)
 	d.ifindex = idx
@@ -488,6 +510,8 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 				m.multicast.Store(&list) // the TAP passes everything; the runtime filters
 			}
 			return s
+		case OIDTCPOffloadParameters:
+			return m.setOffloadParameters(r)
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
 			if s == ndis.StatusSuccess {
@@ -532,6 +556,8 @@ func (m *miniport) stats() Stats {
 		Retries: m.retries.Load(), DeadErrors: m.deadErrors.Load(),
 		Resets: m.resets.Load(), ResetFailures: m.resetFailures.Load(),
 		LastResetDuration: time.Duration(m.lastResetDur.Load()),
+		RcvGSO:            m.rcvGSO.Load(), RcvSegments: m.rcvSegments.Load(),
+		XmitGSO: m.xmitGSO.Load(), XmitSoftSegments: m.xmitSoftSegments.Load(),
 	}
 	if e := m.lastErr.Load(); e != nil {
 		s.LastError = *e

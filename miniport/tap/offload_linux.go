@@ -1,0 +1,435 @@
+package tap
+
+import (
+	"encoding/binary"
+	"errors"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gondis/gondis/miniport/internal/vnet"
+	"github.com/gondis/gondis/ndis"
+)
+
+// Offload is what an adapter hands to the kernel rather than doing itself.
+// Without vnet_hdr every part is off, and the adapter does all of it in
+// software.
+type Offload struct {
+	// TxChecksum: the checksums a send asks for (ndis.ChecksumInfo) are
+	// left to the kernel, else computed by the adapter.
+	TxChecksum bool
+	// LargeSend: an LSOv2 send (ndis.LargeSendInfo) goes to the kernel in
+	// one write as a GSO packet, else the adapter cuts it into segments.
+	LargeSend bool
+	// Receive: the kernel may hand over partial checksums and large TCP
+	// and UDP segments (TUNSETOFFLOAD), which the adapter finishes and cuts
+	// into frames of the MTU, so that reads carry up to 64 KiB each.
+	Receive bool
+}
+
+// OffloadOf returns the current offload settings of a TAP adapter.
+func OffloadOf(a *ndis.Adapter) (Offload, bool) {
+	m, ok := adapters.Load(a)
+	if !ok {
+		return Offload{}, false
+	}
+	return m.(*miniport).offloadNow(), true
+}
+
+// OIDTCPOffloadParameters is OID_TCP_OFFLOAD_PARAMETERS: a set of an
+// NDIS_OFFLOAD_PARAMETERS switches offloads on and off at run time.
+const OIDTCPOffloadParameters ndis.OID = 0xFC01020C
+
+// NDIS_OFFLOAD_PARAMETERS values.
+const (
+	OffloadNoChange = 0 // NDIS_OFFLOAD_PARAMETERS_NO_CHANGE
+	// The checksum fields.
+	OffloadTxRxDisabled = 1 // NDIS_OFFLOAD_PARAMETERS_TX_RX_DISABLED
+	OffloadTxEnabled    = 2 // NDIS_OFFLOAD_PARAMETERS_TX_ENABLED_RX_DISABLED
+	OffloadRxEnabled    = 3 // NDIS_OFFLOAD_PARAMETERS_RX_ENABLED_TX_DISABLED
+	OffloadTxRxEnabled  = 4 // NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED
+	// The LsoV2IPv4 and LsoV2IPv6 fields.
+	OffloadLSOv2Disabled = 1 // NDIS_OFFLOAD_PARAMETERS_LSOV2_DISABLED
+	OffloadLSOv2Enabled  = 2 // NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED
+)
+
+// OffloadParameters returns an NDIS_OFFLOAD_PARAMETERS (revision 1, 20
+// bytes) with the same setting in each of its five checksum fields and its
+// two LSOv2 fields; every other field says no change.
+func OffloadParameters(checksum, lsoV2 uint8) []byte {
+	b := make([]byte, 20)
+	b[0], b[1] = 0x80, 1 // NDIS_OBJECT_TYPE_DEFAULT, NDIS_OFFLOAD_PARAMETERS_REVISION_1
+	binary.LittleEndian.PutUint16(b[2:], 20)
+	for i := 4; i <= 8; i++ { // IPv4Checksum … UDPIPv6Checksum
+		b[i] = checksum
+	}
+	b[11], b[12] = lsoV2, lsoV2 // LsoV2IPv4, LsoV2IPv6
+	return b
+}
+
+// offload bits, in m.offload.
+const (
+	offTxChecksum = 1 << iota
+	offLargeSend
+	offReceive
+)
+
+func (m *miniport) offloadNow() Offload {
+	o := m.offload.Load()
+	return Offload{TxChecksum: o&offTxChecksum != 0, LargeSend: o&offLargeSend != 0, Receive: o&offReceive != 0}
+}
+
+// setOffloadParameters is the set of OIDTCPOffloadParameters. The TAP has
+// one switch for each of transmit checksums, large sends and receive
+// offload: a set that disables a switch for any protocol or IP version
+// disables it; one that only enables, enables it; fields that say no
+// change leave it. Enabling anything without vnet_hdr is
+// StatusNotSupported.
+func (m *miniport) setOffloadParameters(r *ndis.OidRequest) ndis.Status {
+	b := r.Buffer
+	if len(b) < 15 { // through TcpConnectionIPv6
+		r.BytesNeeded = 20
+		return ndis.StatusInvalidLength
+	}
+	if b[0] != 0x80 || b[1] < 1 {
+		return ndis.StatusInvalidParameter
+	}
+	old := m.offload.Load()
+	o := old
+	apply := func(bit uint32, enable, disable bool) {
+		switch {
+		case disable:
+			o &^= bit
+		case enable:
+			o |= bit
+		}
+	}
+	var txOn, txOff, rxOn, rxOff bool
+	for _, v := range b[4:9] {
+		switch v {
+		case OffloadNoChange:
+		case OffloadTxRxDisabled:
+			txOff, rxOff = true, true
+		case OffloadTxEnabled:
+			txOn, rxOff = true, true
+		case OffloadRxEnabled:
+			txOff, rxOn = true, true
+		case OffloadTxRxEnabled:
+			txOn, rxOn = true, true
+		default:
+			return ndis.StatusInvalidParameter
+		}
+	}
+	var lsoOn, lsoOff bool
+	for _, v := range b[11:13] {
+		switch v {
+		case OffloadNoChange:
+		case OffloadLSOv2Disabled:
+			lsoOff = true
+		case OffloadLSOv2Enabled:
+			lsoOn = true
+		default:
+			return ndis.StatusInvalidParameter
+		}
+	}
+	apply(offTxChecksum, txOn, txOff)
+	apply(offReceive, rxOn, rxOff)
+	apply(offLargeSend, lsoOn, lsoOff)
+	if o&^old != 0 && !m.cfg.vnetHdr {
+		return ndis.StatusNotSupported
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.offload.Store(o)
+	if o&offReceive != old&offReceive && m.dev != nil {
+		if err := m.dev.setKernelOffload(o&offReceive != 0); err != nil {
+			m.offload.Store(old)
+			return ndis.StatusFailure
+		}
+	}
+	return ndis.StatusSuccess
+}
+
+// setKernelOffload tells the kernel what it may hand over (TUNSETOFFLOAD):
+// partial checksums and large TCP and UDP segments, or nothing. UDP
+// segmentation needs Linux 6.2; older kernels get TCP only.
+func (d *device) setKernelOffload(on bool) error {
+	flags := 0
+	if on {
+		flags = unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | unix.TUN_F_TSO_ECN | unix.TUN_F_USO4 | unix.TUN_F_USO6
+	}
+	var err error
+	cerr := d.queues[0].rc.Control(func(fd uintptr) {
+		err = unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, flags)
+		if err == unix.EINVAL && on {
+			err = unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, flags&^(unix.TUN_F_USO4|unix.TUN_F_USO6))
+		}
+	})
+	return errors.Join(cerr, err)
+}
+
+// --- receive with vnet_hdr -------------------------------------------------
+
+// readSomeVnet is readSome for a descriptor with IFF_VNET_HDR. A frame
+// lands in the NBL's buffer after its header; a large one (GSO) spills
+// into q.big, is gathered there, and is cut into frames of the MTU in as
+// many NBLs. Partial checksums are finished; the NBLs of frames whose
+// checksums are known good say so (ndis.ChecksumRx…Succeeded).
+func (q *queue) readSomeVnet(fd uintptr) bool {
+	r, m := &q.r, q.m
+	for r.spare != nil {
+		x := r.spare
+		buf := x.Frames[0][:cap(x.Frames[0])]
+		spill := q.big[len(buf)-vnet.HeaderLen:]
+		q.rxiov[0] = iovec(buf)
+		q.rxiov[1] = iovec(spill)
+		k, err := readv(int(fd), q.rxiov[:])
+		switch {
+		case err == unix.EAGAIN:
+			return r.n > 0
+		case err == unix.EINTR:
+			m.retries.Add(1)
+			continue
+		case err != nil:
+			r.err = err
+			return true
+		case k < vnet.HeaderLen+ethernetHeaderSize || k > len(buf)+len(spill):
+			m.rcvError.Add(1)
+			continue
+		}
+		h, err := vnet.Decode(buf)
+		if err != nil {
+			m.rcvError.Add(1)
+			continue
+		}
+		if h.GSOType == vnet.GSONone && k <= len(buf) {
+			frame := buf[vnet.HeaderLen:k]
+			if h.Flags&vnet.FlagNeedsCsum != 0 && vnet.Complete(frame, h) != nil {
+				m.rcvError.Add(1)
+				continue
+			}
+			x.Frames[0] = frame
+			x.Checksum = rxChecksum(frame, h.Flags != 0)
+			q.take(1)
+			continue
+		}
+		copy(q.big, buf[vnet.HeaderLen:min(k, len(buf))])
+		frame := q.big[:k-vnet.HeaderLen]
+		n, err := vnet.Segments(frame, h)
+		if err != nil {
+			m.rcvError.Add(1)
+			continue
+		}
+		if !q.spare(n) {
+			m.rcvNoBuffer.Add(1)
+			continue
+		}
+		dst := q.rxdst[:0]
+		for l := r.spare; len(dst) < n; l = l.Next {
+			dst = append(dst, l.Frames[0][:cap(l.Frames[0])])
+		}
+		q.rxdst = dst
+		if _, err := vnet.Split(frame, h, dst); err != nil {
+			m.rcvError.Add(1)
+			continue
+		}
+		l := r.spare
+		for _, f := range dst {
+			l.Frames[0] = f
+			l.Checksum = rxChecksum(f, true)
+			l = l.Next
+		}
+		q.take(n)
+		if h.GSOType != vnet.GSONone {
+			m.rcvGSO.Add(1)
+			m.rcvSegments.Add(uint64(n))
+		}
+	}
+	return true
+}
+
+// take moves the first n NBLs of the spare list, filled, to the batch.
+func (q *queue) take(n int) {
+	r := &q.r
+	for range n {
+		x := r.spare
+		r.spare = x.Next
+		x.Next = nil
+		r.nspare--
+		if r.head == nil {
+			r.head = x
+		} else {
+			r.tail.Next = x
+		}
+		r.tail = x
+		r.n++
+	}
+}
+
+// spare makes sure the spare list holds n NBLs, from the pool if need be.
+func (q *queue) spare(n int) bool {
+	r := &q.r
+	if r.nspare >= n {
+		return true
+	}
+	l, got := q.m.pool.Get(n - r.nspare)
+	if l != nil {
+		t := l
+		for t.Next != nil {
+			t = t.Next
+		}
+		t.Next = r.spare
+		r.spare = l
+		r.nspare += got
+	}
+	return r.nspare >= n
+}
+
+// rxChecksum returns the receive checksum bits of a frame whose checksums
+// are known good (valid), or 0.
+func rxChecksum(f []byte, valid bool) ndis.ChecksumInfo {
+	if !valid || len(f) < ethernetHeaderSize+20 {
+		return 0
+	}
+	var c ndis.ChecksumInfo
+	var proto byte
+	switch binary.BigEndian.Uint16(f[12:]) {
+	case 0x0800:
+		c, proto = ndis.ChecksumRxIPSucceeded, f[ethernetHeaderSize+9]
+	case 0x86DD:
+		proto = f[ethernetHeaderSize+6]
+	}
+	switch proto {
+	case unix.IPPROTO_TCP:
+		c |= ndis.ChecksumRxTCPSucceeded
+	case unix.IPPROTO_UDP:
+		c |= ndis.ChecksumRxUDPSucceeded
+	}
+	return c
+}
+
+// --- send with offload -------------------------------------------------------
+
+// sendOffload returns what an NBL asks of the miniport, and whether it
+// asks anything.
+func sendOffload(x *ndis.NetBufferList) (vnet.SendOffload, bool) {
+	var o vnet.SendOffload
+	if l := x.LargeSend; l.V2() {
+		o.LargeSend, o.MSS, o.IPv6, o.IPv4 = true, l.MSS(), l.IPv6(), !l.IPv6()
+		o.TransportOffset = l.TCPHeaderOffset()
+		return o, true
+	}
+	c := x.Checksum
+	if c&(ndis.ChecksumTxTCP|ndis.ChecksumTxUDP|ndis.ChecksumTxIPHeader) == 0 {
+		return o, false
+	}
+	o.IPv4, o.IPv6 = c&ndis.ChecksumTxIPv4 != 0, c&ndis.ChecksumTxIPv6 != 0
+	o.TCPChecksum, o.UDPChecksum = c&ndis.ChecksumTxTCP != 0, c&ndis.ChecksumTxUDP != 0
+	o.IPChecksum = c&ndis.ChecksumTxIPHeader != 0
+	if o.TCPChecksum || o.UDPChecksum {
+		o.TransportOffset = c.TransportOffset()
+	}
+	return o, true
+}
+
+// writeOffloaded writes one frame whose NBL asks for offload: to the
+// kernel in one write when vnet_hdr and the adapter's settings allow, else
+// as the frames SegmentSend makes of it, one write each, resuming at w.seg
+// after EAGAIN. nil means the frame is done; errBadOffload that its
+// request does not fit it; any other error is the system call's.
+func (q *queue) writeOffloaded(fd uintptr, f []byte, o vnet.SendOffload) error {
+	w, m := &q.w, q.m
+	if w.nseg == 0 {
+		off := m.offload.Load()
+		if m.cfg.vnetHdr && (o.LargeSend && off&offLargeSend != 0 || !o.LargeSend && off&offTxChecksum != 0) {
+			h, hl, err := vnet.PrepareSend(f, o, q.hdrs[:])
+			if err == nil {
+				_ = h.Encode(q.vhdr[:])
+				q.iov[0], q.iov[1], q.iov[2] = iovec(q.vhdr[:]), iovec(q.hdrs[:hl]), iovec(f[hl:])
+				if _, err := writev(int(fd), q.iov[:]); err != nil {
+					return err
+				}
+				if h.GSOType != vnet.GSONone {
+					m.xmitGSO.Add(1)
+				}
+				return nil
+			}
+			if !errors.Is(err, vnet.ErrUnsupported) {
+				return errBadOffload
+			}
+		}
+		n, err := vnet.SegmentSend(f, o, q.segBuffers(len(f)/max(o.MSS, 1)+1))
+		if err != nil {
+			return errBadOffload
+		}
+		w.nseg, w.seg = n, 0
+		if o.LargeSend {
+			m.xmitSoftSegments.Add(uint64(n))
+		}
+	}
+	for w.seg < w.nseg {
+		if err := q.writeFrame(fd, q.segs[w.seg]); err != nil {
+			return err
+		}
+		w.seg++
+	}
+	w.nseg = 0
+	return nil
+}
+
+// errBadOffload fails an NBL whose offload request does not fit its frame.
+var errBadOffload = errors.New("tap: offload request does not fit the frame")
+
+// writeFrame writes one whole frame: with a header that asks nothing when
+// the descriptor has vnet_hdr.
+func (q *queue) writeFrame(fd uintptr, f []byte) error {
+	if !q.m.cfg.vnetHdr {
+		_, err := unix.Write(int(fd), f)
+		return err
+	}
+	q.iov[0], q.iov[1] = iovec(zeroHeader[:]), iovec(f)
+	_, err := writev(int(fd), q.iov[:2])
+	return err
+}
+
+var zeroHeader [vnet.HeaderLen]byte
+
+// segBuffers returns n buffers of a frame of the MTU each, for SegmentSend.
+func (q *queue) segBuffers(n int) [][]byte {
+	size := q.m.cfg.mtu + ethernetHeaderSize
+	for len(q.segBufs) < n {
+		q.segBufs = append(q.segBufs, make([]byte, size))
+	}
+	q.segs = q.segs[:0]
+	for _, b := range q.segBufs[:n] {
+		q.segs = append(q.segs, b[:size])
+	}
+	return q.segs
+}
+
+func iovec(b []byte) unix.Iovec {
+	v := unix.Iovec{}
+	if len(b) > 0 {
+		v.Base = &b[0]
+	}
+	v.SetLen(len(b))
+	return v
+}
+
+// readv and writev are the system calls with the iovecs given, no
+// allocation.
+func readv(fd int, iov []unix.Iovec) (int, error) {
+	n, _, e := unix.Syscall(unix.SYS_READV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func writev(fd int, iov []unix.Iovec) (int, error) {
+	n, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
