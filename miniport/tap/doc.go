@@ -82,7 +82,8 @@
 // lets a miniport drop LSO sends once LSO is off, this adapter segments
 // them instead. A request that does not fit its frame (a large send that
 // is not TCP, offsets that disagree with the headers) completes with
-// StatusInvalidParameter.
+// StatusInvalidParameter; a frame, or a large send's segment, larger than
+// the MTU with StatusInvalidLength, whatever the switches say.
 //
 // With vnet_hdr and receive offload on, the kernel may hand over partial
 // checksums and large TCP (and, from Linux 6.2, UDP) segments of up to

@@ -358,7 +358,11 @@ func (q *queue) writeOffloaded(fd uintptr, f []byte, o vnet.SendOffload) error {
 				return errBadOffload
 			}
 		}
-		n, err := vnet.SegmentSend(f, o, q.segBuffers(len(f)/max(o.MSS, 1)+1))
+		segs := 1
+		if o.LargeSend {
+			segs = len(f)/max(o.MSS, 1) + 1
+		}
+		n, err := vnet.SegmentSend(f, o, q.segBuffers(segs))
 		if err != nil {
 			return errBadOffload
 		}
@@ -375,6 +379,22 @@ func (q *queue) writeOffloaded(fd uintptr, f []byte, o vnet.SendOffload) error {
 	}
 	w.nseg = 0
 	return nil
+}
+
+// fitsMTU reports whether a frame that asks for offload fits the MTU: the
+// frame itself, or for a large send each of its segments (its headers and
+// MSS payload bytes). Whether the headers agree with the request is
+// vnet's to judge; here a large send whose TCP header cannot be found
+// passes.
+func fitsMTU(f []byte, o vnet.SendOffload, maxFrame int) bool {
+	if !o.LargeSend {
+		return len(f) <= maxFrame
+	}
+	off := o.TransportOffset
+	if off <= 0 || off+13 > len(f) {
+		return true
+	}
+	return off+int(f[off+12]>>4)*4+o.MSS <= maxFrame
 }
 
 // errBadOffload fails an NBL whose offload request does not fit its frame.

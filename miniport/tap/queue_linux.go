@@ -467,6 +467,10 @@ func (q *queue) writeSome(fd uintptr) bool {
 		f := w.cur.Frames[w.frame]
 		var err error
 		if o, ok := sendOffload(w.cur); ok {
+			if !fitsMTU(f, o, maxFrame) {
+				q.failCur(ndis.StatusInvalidLength)
+				continue
+			}
 			if err = q.writeOffloaded(fd, f, o); err == errBadOffload {
 				q.failCur(ndis.StatusInvalidParameter)
 				continue
