@@ -163,7 +163,7 @@ func (q *queue) readSome(fd uintptr) bool {
 	for r.spare != nil {
 		x := r.spare
 		buf := x.Frames[0][:cap(x.Frames[0])]
-		k, err := unix.Read(int(fd), buf)
+		k, err := read(int(fd), buf)
 		switch {
 		case err == unix.EAGAIN:
 			return r.n > 0
