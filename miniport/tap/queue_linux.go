@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 
 	"github.com/gondis/gondis/miniport/internal/vnet"
@@ -21,34 +22,46 @@ const maxGSOFrame = 65535 + ethernetHeaderSize
 // indicates what the kernel queued on it and a writer goroutine that writes
 // the sends steered to it. A single-queue interface has one.
 type queue struct {
+	// Set when the queue is made.
 	m       *miniport
 	d       *device
 	file    *os.File
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool // the reader's poller callback, made once
 	writeFn func(fd uintptr) bool // the writer's
-	r       readState             // reader goroutine only
-	w       writeState            // writer goroutine only
-	writing atomic.Int64          // since when a write waits for room with no progress, or 0
-	xmitOK  atomic.Uint64         // frames written
-	rcvOK   atomic.Uint64         // frames read
 	wake    chan struct{}         // capacity 1: sends are queued, or a pause waits
 
 	readerDone, writerDone chan struct{}
 
-	// The reader's, with vnet_hdr: where a large frame spills, and the
-	// buffers it is cut into.
+	// The reader's and the writer's fields each have cache lines of their
+	// own, apart from those the senders write under m.mu: the two run on
+	// different cores.
+	_ cpu.CacheLinePad
+
+	// The reader's: its batch, its count, and with vnet_hdr where a large
+	// frame spills and the buffers it is cut into.
+	r     readState
+	rcvOK atomic.Uint64 // frames read
 	rxiov [2]unix.Iovec
 	big   []byte
 	rxdst [][]byte
-	// The writer's: the iovecs of a write, the virtio-net header and the
-	// rewritten headers of an offloaded send, and the frames of one cut
-	// in software.
+
+	_ cpu.CacheLinePad
+
+	// The writer's: its cursor, its count (per queue, so that writers on
+	// two cores share no counter), the iovecs of a write, the virtio-net
+	// header and the rewritten headers of an offloaded send, and the
+	// frames of one cut in software.
+	w       writeState
+	writing atomic.Int64  // since when a write waits for room with no progress, or 0
+	xmitOK  atomic.Uint64 // frames written
 	iov     [3]unix.Iovec
 	vhdr    [vnet.HeaderLen]byte
 	hdrs    [vnet.MaxHeadersLen]byte
 	segBufs [][]byte
 	segs    [][]byte
+
+	_ cpu.CacheLinePad
 
 	// Under m.mu.
 	head, tail *ndis.NetBufferList
@@ -116,7 +129,6 @@ func (q *queue) reader() {
 		if r.n > 0 {
 			head := r.head
 			r.head, r.tail = nil, nil
-			m.rcvOK.Add(uint64(r.n))
 			q.rcvOK.Add(uint64(r.n))
 			m.a.IndicateReceiveNetBufferLists(head, 0)
 		}
@@ -459,6 +471,8 @@ type writeState struct {
 func (q *queue) writeSome(fd uintptr) bool {
 	m, w := q.m, &q.w
 	maxFrame := m.cfg.mtu + ethernetHeaderSize
+	written := uint64(0)
+	defer func() { q.xmitOK.Add(written) }()
 	for w.cur != nil {
 		if w.frame == len(w.cur.Frames) {
 			w.cur, w.frame = w.cur.Next, 0
@@ -484,8 +498,7 @@ func (q *queue) writeSome(fd uintptr) bool {
 		}
 		switch err {
 		case nil:
-			m.xmitOK.Add(1)
-			q.xmitOK.Add(1)
+			written++
 			w.frame++
 			if q.writing.Load() != 0 {
 				q.writing.Store(0) // progress

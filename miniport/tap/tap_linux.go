@@ -95,11 +95,11 @@ type miniport struct {
 
 	offload atomic.Uint32 // off… bits
 
-	xmitOK, xmitError, rcvOK, rcvError, rcvNoBuffer atomic.Uint64
-	rcvGSO, rcvSegments, xmitGSO, xmitSoftSegments  atomic.Uint64
-	retries, deadErrors, resets, resetFailures      atomic.Uint64
-	lastResetDur                                    atomic.Int64
-	lastErr                                         atomic.Pointer[string]
+	xmitError, rcvError, rcvNoBuffer               atomic.Uint64
+	rcvGSO, rcvSegments, xmitGSO, xmitSoftSegments atomic.Uint64
+	retries, deadErrors, resets, resetFailures     atomic.Uint64
+	lastResetDur                                   atomic.Int64
+	lastErr                                        atomic.Pointer[string]
 
 	ifindex atomic.Int64 // the current interface's, 0 while there is none
 	queues  int          // descriptors to open: fixed by the first open
@@ -112,9 +112,13 @@ type miniport struct {
 	linkMu    sync.Mutex
 	connected atomic.Bool
 
-	mu      sync.Mutex
-	dev     *device // nil while there is none (a failed reset, halted)
-	pausing bool    // Pause answered StatusPending
+	mu       sync.Mutex
+	dev      *device // nil while there is none (a failed reset, halted)
+	stopping *device // the device stopDevice is stopping, until its counts are folded
+	// The frames of the devices stopped: each queue counts its own, and
+	// stopDevice adds them here.
+	xmitOK, rcvOK uint64
+	pausing       bool // Pause answered StatusPending
 }
 
 // initialize is MiniportInitializeEx.
@@ -294,7 +298,7 @@ func (m *miniport) start(d *device) {
 func (m *miniport) stopDevice(keep bool) *device {
 	m.mu.Lock()
 	d := m.dev
-	m.dev = nil
+	m.dev, m.stopping = nil, d
 	m.mu.Unlock()
 	if d == nil {
 		return nil
@@ -311,7 +315,31 @@ func (m *miniport) stopDevice(keep bool) *device {
 		<-q.readerDone
 		<-q.writerDone
 	}
+	m.mu.Lock()
+	for _, q := range d.queues {
+		m.xmitOK += q.xmitOK.Load()
+		m.rcvOK += q.rcvOK.Load()
+	}
+	m.stopping = nil
+	m.mu.Unlock()
 	return d
+}
+
+// frames returns the frames written and read since Initialize.
+func (m *miniport) frames() (xmit, rcv uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	xmit, rcv = m.xmitOK, m.rcvOK
+	for _, d := range []*device{m.dev, m.stopping} {
+		if d == nil {
+			continue
+		}
+		for _, q := range d.queues {
+			xmit += q.xmitOK.Load()
+			rcv += q.rcvOK.Load()
+		}
+	}
+	return xmit, rcv
 }
 
 // deviceDead records an error that means the interface or the descriptor
@@ -522,9 +550,11 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestQuery:
 		switch r.OID {
 		case ndis.OIDGenXmitOK:
-			return putCounter(r, m.xmitOK.Load())
+			xmit, _ := m.frames()
+			return putCounter(r, xmit)
 		case ndis.OIDGenRcvOK:
-			return putCounter(r, m.rcvOK.Load())
+			_, rcv := m.frames()
+			return putCounter(r, rcv)
 		case OIDGenXmitError:
 			return putCounter(r, m.xmitError.Load())
 		case OIDGenRcvError:
@@ -551,8 +581,8 @@ func putCounter(r *ndis.OidRequest, v uint64) ndis.Status {
 
 func (m *miniport) stats() Stats {
 	s := Stats{
-		XmitOK: m.xmitOK.Load(), XmitError: m.xmitError.Load(),
-		RcvOK: m.rcvOK.Load(), RcvError: m.rcvError.Load(), RcvNoBuffer: m.rcvNoBuffer.Load(),
+		XmitError: m.xmitError.Load(),
+		RcvError:  m.rcvError.Load(), RcvNoBuffer: m.rcvNoBuffer.Load(),
 		Retries: m.retries.Load(), DeadErrors: m.deadErrors.Load(),
 		Resets: m.resets.Load(), ResetFailures: m.resetFailures.Load(),
 		LastResetDuration: time.Duration(m.lastResetDur.Load()),
@@ -562,6 +592,7 @@ func (m *miniport) stats() Stats {
 	if e := m.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
+	s.XmitOK, s.RcvOK = m.frames()
 	m.mu.Lock()
 	if m.dev != nil {
 		for _, q := range m.dev.queues {
