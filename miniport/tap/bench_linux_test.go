@@ -70,7 +70,7 @@ func BenchmarkTAP(b *testing.B) {
 var benchSizes = []int{64, 1500}
 
 const (
-	benchMTU   = 1500
+	benchMTU = 1500
 	// benchFlows is how many flows the frames belong to (UDP source ports
 	// 10000…10255): a multi-queue TAP spreads them by a hash of the flow.
 	// With few flows the busiest queue's share depends on the kernel's
