@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -149,28 +148,6 @@ func newTAPBench(b *testing.B) *tapBench {
 	}
 	b.Cleanup(tb.nl.Close)
 	return tb
-}
-
-// inNamespace runs f on a goroutine locked to an OS thread switched into
-// the namespace ns. The thread is never switched back: it dies with the
-// goroutine.
-func inNamespace(ns string, f func() error) error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ch <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ch <- err
-			return
-		}
-		ch <- f()
-	}()
-	return <-ch
 }
 
 // ifname returns the name of the benchmark's interface.

@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/gondis/gondis/miniport/tap"
@@ -47,41 +45,26 @@ func udpFrame(dst, src ndis.MacAddress, sport uint16, size int) []byte {
 // TAP's queues for the adapter to read.
 func sendFromNamespace(t *testing.T, ns, ifname string, frames [][]byte) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // not unlocked: the thread dies with the goroutine
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
+	err := inNamespace(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
-			errc <- err
-			return
+			return err
 		}
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			errc <- err
-			return
+			return err
 		}
 		defer unix.Close(fd)
 		for _, f := range frames {
 			sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
 			copy(sa.Addr[:], f[:6])
 			if err := unix.Sendto(fd, f, 0, sa); err != nil {
-				errc <- err
-				return
+				return err
 			}
 		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		t.Fatalf("send from the namespace: %v", err)
 	}
 }

@@ -248,43 +248,6 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 	return true
 }
 
-// take moves the first n NBLs of the spare list, filled, to the batch.
-func (q *queue) take(n int) {
-	r := &q.r
-	for range n {
-		x := r.spare
-		r.spare = x.Next
-		x.Next = nil
-		r.nspare--
-		if r.head == nil {
-			r.head = x
-		} else {
-			r.tail.Next = x
-		}
-		r.tail = x
-		r.n++
-	}
-}
-
-// spare makes sure the spare list holds n NBLs, from the pool if need be.
-func (q *queue) spare(n int) bool {
-	r := &q.r
-	if r.nspare >= n {
-		return true
-	}
-	l, got := q.m.pool.Get(n - r.nspare)
-	if l != nil {
-		t := l
-		for t.Next != nil {
-			t = t.Next
-		}
-		t.Next = r.spare
-		r.spare = l
-		r.nspare += got
-	}
-	return r.nspare >= n
-}
-
 // rxChecksum returns the receive checksum bits of a frame whose checksums
 // are known good (valid), or 0.
 func rxChecksum(f []byte, valid bool) ndis.ChecksumInfo {

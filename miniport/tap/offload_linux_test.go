@@ -10,14 +10,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/gondis/gondis/miniport/tap"
 	"github.com/gondis/gondis/ndis"
@@ -614,29 +611,6 @@ func (e *tcpEndpoint) check(t *testing.T) tcpFrameStats {
 
 // --- the namespace's side ----------------------------------------------------
 
-// tcpInNamespace runs f on a goroutine locked to an OS thread switched into
-// the namespace ns, where the sockets f makes are created. The thread is
-// never switched back: it dies with the goroutine. The sockets serve any
-// goroutine afterwards.
-func tcpInNamespace(ns string, f func() error) error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ch <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ch <- err
-			return
-		}
-		ch <- f()
-	}()
-	return <-ch
-}
-
 // offSNMP returns the namespace's IP and TCP counters from /proc/net/snmp,
 // as "Tcp.InCsumErrors" and so on.
 func offSNMP(t *testing.T, ns string) map[string]int64 {
@@ -723,7 +697,7 @@ func tcpReceive(t *testing.T, bn *bench, e *tcpEndpoint, n int, salt uint32) tim
 	deadline, _ := ctx.Deadline()
 	want := tcpPattern(n, salt)
 	var conn net.Conn
-	err := tcpInNamespace(bn.ns, func() error {
+	err := inNamespace(bn.ns, func() error {
 		var d net.Dialer
 		var err error
 		conn, err = d.DialContext(ctx, "tcp4", netip.AddrPortFrom(gondisIP, tcpRecvPort).String())
@@ -903,7 +877,7 @@ func TestVnetLargeSend(t *testing.T) {
 	bn := newBenchWith(t, map[string]string{"vnet_hdr": "on"})
 	e := tcpBind(t, bn)
 	var ln net.Listener
-	err := tcpInNamespace(bn.ns, func() error {
+	err := inNamespace(bn.ns, func() error {
 		var err error
 		ln, err = new(net.ListenConfig).Listen(t.Context(), "tcp4", netip.AddrPortFrom(tcpKernelAddr, tcpListenPort).String())
 		return err

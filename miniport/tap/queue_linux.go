@@ -103,17 +103,7 @@ func (q *queue) reader() {
 		*r = readState{}
 	}()
 	for {
-		if r.nspare < Batch {
-			if l, n := m.pool.Get(Batch - r.nspare); l != nil {
-				t := l
-				for t.Next != nil {
-					t = t.Next
-				}
-				t.Next = r.spare
-				r.spare = l
-				r.nspare += n
-			}
-		}
+		q.spare(Batch)
 		if r.spare == nil {
 			// Every receive NBL is with the protocols: back-pressure.
 			m.rcvNoBuffer.Add(1)
@@ -190,6 +180,16 @@ func (q *queue) readSome(fd uintptr) bool {
 			continue
 		}
 		x.Frames[0] = buf[:k]
+		q.take(1)
+	}
+	return true
+}
+
+// take moves the first n NBLs of the spare list, filled, to the batch.
+func (q *queue) take(n int) {
+	r := &q.r
+	for range n {
+		x := r.spare
 		r.spare = x.Next
 		x.Next = nil
 		r.nspare--
@@ -201,7 +201,26 @@ func (q *queue) readSome(fd uintptr) bool {
 		r.tail = x
 		r.n++
 	}
-	return true
+}
+
+// spare tops the spare list up to n NBLs from the pool, as far as the
+// pool's limit allows, and reports whether it holds n.
+func (q *queue) spare(n int) bool {
+	r := &q.r
+	if r.nspare >= n {
+		return true
+	}
+	l, got := q.m.pool.Get(n - r.nspare)
+	if l != nil {
+		t := l
+		for t.Next != nil {
+			t = t.Next
+		}
+		t.Next = r.spare
+		r.spare = l
+		r.nspare += got
+	}
+	return r.nspare >= n
 }
 
 // --- send ----------------------------------------------------------------

@@ -3,13 +3,11 @@ package tap_test
 import (
 	"encoding/binary"
 	"net"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/gondis/gondis/miniport/tap"
@@ -116,31 +114,15 @@ func median(ds []time.Duration) time.Duration {
 
 // icmpSocket opens a raw ICMP socket in the namespace ns.
 func icmpSocket(b *testing.B, ns string) int {
-	type res struct {
-		fd  int
-		err error
+	fd := -1
+	err := inNamespace(ns, func() (err error) {
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // not unlocked: the thread dies with the goroutine
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ch <- res{-1, err}
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ch <- res{-1, err}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
-		ch <- res{fd, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		b.Fatal(r.err)
-	}
-	return r.fd
+	return fd
 }
 
 // echoRequest writes an ICMP echo request with the given identifier and

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,6 +179,29 @@ func (bn *bench) ping(count int, interval string, deadline int) (sent, received 
 	sent, _ = strconv.Atoi(m[1])
 	received, _ = strconv.Atoi(m[2])
 	return sent, received, string(b)
+}
+
+// inNamespace runs f on a goroutine locked to an OS thread switched into
+// the namespace ns, where the sockets and interfaces f makes are created;
+// they serve any goroutine afterwards. The thread is never switched back:
+// it dies with the goroutine.
+func inNamespace(ns string, f func() error) error {
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			ch <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			ch <- err
+			return
+		}
+		ch <- f()
+	}()
+	return <-ch
 }
 
 func (bn *bench) nlHandle() *netlink.Handle {
