@@ -11,22 +11,6 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// Offload is what an adapter hands to the kernel rather than doing itself.
-// Without vnet_hdr every part is off, and the adapter does all of it in
-// software.
-type Offload struct {
-	// TxChecksum: the checksums a send asks for (ndis.ChecksumInfo) are
-	// left to the kernel, else computed by the adapter.
-	TxChecksum bool
-	// LargeSend: an LSOv2 send (ndis.LargeSendInfo) goes to the kernel in
-	// one write as a GSO packet, else the adapter cuts it into segments.
-	LargeSend bool
-	// Receive: the kernel may hand over partial checksums and large TCP
-	// and UDP segments (TUNSETOFFLOAD), which the adapter finishes and cuts
-	// into frames of the MTU, so that reads carry up to 64 KiB each.
-	Receive bool
-}
-
 // OffloadOf returns the current offload settings of a TAP adapter.
 func OffloadOf(a *ndis.Adapter) (Offload, bool) {
 	m, ok := adapters.Load(a)
@@ -34,37 +18,6 @@ func OffloadOf(a *ndis.Adapter) (Offload, bool) {
 		return Offload{}, false
 	}
 	return m.(*miniport).offloadNow(), true
-}
-
-// OIDTCPOffloadParameters is OID_TCP_OFFLOAD_PARAMETERS: a set of an
-// NDIS_OFFLOAD_PARAMETERS switches offloads on and off at run time.
-const OIDTCPOffloadParameters ndis.OID = 0xFC01020C
-
-// NDIS_OFFLOAD_PARAMETERS values.
-const (
-	OffloadNoChange = 0 // NDIS_OFFLOAD_PARAMETERS_NO_CHANGE
-	// The checksum fields.
-	OffloadTxRxDisabled = 1 // NDIS_OFFLOAD_PARAMETERS_TX_RX_DISABLED
-	OffloadTxEnabled    = 2 // NDIS_OFFLOAD_PARAMETERS_TX_ENABLED_RX_DISABLED
-	OffloadRxEnabled    = 3 // NDIS_OFFLOAD_PARAMETERS_RX_ENABLED_TX_DISABLED
-	OffloadTxRxEnabled  = 4 // NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED
-	// The LsoV2IPv4 and LsoV2IPv6 fields.
-	OffloadLSOv2Disabled = 1 // NDIS_OFFLOAD_PARAMETERS_LSOV2_DISABLED
-	OffloadLSOv2Enabled  = 2 // NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED
-)
-
-// OffloadParameters returns an NDIS_OFFLOAD_PARAMETERS (revision 1, 20
-// bytes) with the same setting in each of its five checksum fields and its
-// two LSOv2 fields; every other field says no change.
-func OffloadParameters(checksum, lsoV2 uint8) []byte {
-	b := make([]byte, 20)
-	b[0], b[1] = 0x80, 1 // NDIS_OBJECT_TYPE_DEFAULT, NDIS_OFFLOAD_PARAMETERS_REVISION_1
-	binary.LittleEndian.PutUint16(b[2:], 20)
-	for i := 4; i <= 8; i++ { // IPv4Checksum … UDPIPv6Checksum
-		b[i] = checksum
-	}
-	b[11], b[12] = lsoV2, lsoV2 // LsoV2IPv4, LsoV2IPv6
-	return b
 }
 
 // offload bits, in m.offload.

@@ -41,8 +41,6 @@ const (
 	OIDGenRcvNoBuffer ndis.OID = 0x00020105
 )
 
-const ethernetHeaderSize = 14
-
 // ParamError is the error Initialize returns for a bad adapter parameter. It
 // wraps ndis.StatusInvalidParameter.
 type ParamError struct {

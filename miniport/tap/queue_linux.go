@@ -14,6 +14,8 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
+const ethernetHeaderSize = 14
+
 // maxGSOFrame is the largest frame the kernel hands over with GSO: an IP
 // packet of 64 KiB and its Ethernet header.
 const maxGSOFrame = 65535 + ethernetHeaderSize

@@ -29,26 +29,6 @@ func Driver() ndis.MiniportDriver {
 	}
 }
 
-// Stats are a TAP adapter's own counters, in frames.
-type Stats struct {
-	XmitOK, XmitError, RcvOK, RcvError, RcvNoBuffer uint64
-	Retries                                         uint64 // EAGAIN, EINTR, ENOBUFS
-	DeadErrors                                      uint64 // errors that asked for a reset
-	Resets, ResetFailures                           uint64
-	LastResetDuration                               time.Duration // Reset entered to returned
-	LastError                                       string        // the last error that asked for a reset
-	RcvGSO, RcvSegments                             uint64        // large frames the kernel handed over, and the frames cut from them
-	XmitGSO                                         uint64        // large sends handed to the kernel whole
-	XmitSoftSegments                                uint64        // frames cut from large sends in software
-	Queues                                          []QueueStats  // one a queue of the current interface
-}
-
-// QueueStats are one queue's frame counters, for the interface it belongs
-// to now.
-type QueueStats struct {
-	XmitOK, RcvOK uint64
-}
-
 // StatsOf returns the counters of a TAP adapter's miniport, or false when
 // the adapter is not a TAP adapter (or is halted).
 func StatsOf(a *ndis.Adapter) (Stats, bool) {

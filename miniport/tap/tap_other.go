@@ -23,3 +23,12 @@ func Driver() ndis.MiniportDriver {
 		},
 	}
 }
+
+// StatsOf reports false: there are no TAP adapters on this system.
+func StatsOf(*ndis.Adapter) (Stats, bool) { return Stats{}, false }
+
+// Interface reports false: there are no TAP adapters on this system.
+func Interface(*ndis.Adapter) (string, bool) { return "", false }
+
+// OffloadOf reports false: there are no TAP adapters on this system.
+func OffloadOf(*ndis.Adapter) (Offload, bool) { return Offload{}, false }
