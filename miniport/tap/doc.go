@@ -51,7 +51,7 @@
 // blocked read or write. Each queue has a reader goroutine, which reads
 // frames until the descriptor is empty, into NBLs of a bounded ndis.Pool
 // shared by the queues, and indicates them in one call per batch (at most
-// 64), and a writer goroutine. The kernel spreads its frames over the
+// 64 frames, or more when a large segment is cut), and a writer goroutine. The kernel spreads its frames over the
 // queues by a hash of their flow; SendNetBufferLists does the same with the
 // NBLs of a chain (IP addresses and TCP/UDP ports, else the MAC addresses),
 // so that one flow's frames stay in order, and only queues them; each
@@ -81,17 +81,20 @@
 // computed. Either way nothing a protocol sends is lost to a switch: NDIS
 // lets a miniport drop LSO sends once LSO is off, this adapter segments
 // them instead. A request that does not fit its frame (a large send that
-// is not TCP, offsets that disagree with the headers) completes with
-// StatusInvalidParameter; a frame, or a large send's segment, larger than
-// the MTU with StatusInvalidLength, whatever the switches say.
+// is not TCP, without its TCP header offset, with an MSS under 88 or more
+// than an IP packet of 64 KiB; offsets that disagree with the headers)
+// completes with StatusInvalidParameter; a frame, or a large send's
+// segment, larger than the MTU with StatusInvalidLength, whatever the
+// switches say.
 //
 // With vnet_hdr and receive offload on, the kernel may hand over partial
 // checksums and large TCP (and, from Linux 6.2, UDP) segments of up to
 // 64 KiB in one read (TUNSETOFFLOAD); the adapter finishes the checksums
 // and cuts large segments into frames of the MTU before it indicates
 // them, and marks the NBLs whose checksums are thus known good
-// (ChecksumRxTCPSucceeded, …). Protocols never see a frame larger than
-// the MTU.
+// (ChecksumRxTCPSucceeded, …) while receive offload is on. Protocols
+// never see a frame larger than the MTU: one the kernel hands over without
+// GSO is counted as a receive error and dropped.
 //
 // The switches are set at run time with OIDTCPOffloadParameters (an
 // NDIS_OFFLOAD_PARAMETERS; OffloadParameters builds one): its checksum

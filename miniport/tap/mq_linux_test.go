@@ -187,3 +187,37 @@ func TestSingleQueueAttach(t *testing.T) {
 		t.Errorf("%d queues, want 1", len(ts.Queues))
 	}
 }
+
+// TestManyQueuesShareThePool: the spare NBLs every reader keeps do not
+// starve a busy queue. With 16 queues, a protocol that holds every frame
+// of one flow (one queue) still receives 300 of them.
+func TestManyQueuesShareThePool(t *testing.T) {
+	bn := newBenchWith(t, map[string]string{"queues": "16"})
+	rd := ndistest.NewRecorderDriver("rec")
+	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := bn.rt.Bind(ctx, "rec", "tap0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := rd.Binding(b)
+	set := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected)}
+	if s := b.OidRequest(ctx, set); s != ndis.StatusSuccess {
+		t.Fatalf("set filter: %s", s)
+	}
+	rec.KeepReceives(true)
+	defer rec.ReturnKept()
+	const frames = 300
+	nobody := ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
+	var in [][]byte
+	for range frames {
+		in = append(in, udpFrame(adapterMAC, nobody, 4242, 128))
+	}
+	sendFromNamespace(t, bn.ns, bn.ifname, in)
+	ndistest.Eventually(t, func() bool { return rec.Received() >= frames }, "every frame of the flow held by the protocol")
+	if ts, _ := tap.StatsOf(bn.a); ts.RcvNoBuffer != 0 {
+		t.Errorf("the readers ran out of NBLs %d times", ts.RcvNoBuffer)
+	}
+}

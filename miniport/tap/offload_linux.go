@@ -91,15 +91,18 @@ func (m *miniport) setOffloadParameters(r *ndis.OidRequest) ndis.Status {
 	if o&^old != 0 && !m.cfg.vnetHdr {
 		return ndis.StatusNotSupported
 	}
+	// OidRequest and Reset both run on the runtime's work goroutine, so
+	// the device cannot change under the ioctl; m.mu is not held across
+	// it, as the kernel serves TUNSETOFFLOAD under its routing lock.
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.offload.Store(o)
-	if o&offReceive != old&offReceive && m.dev != nil {
-		if err := m.dev.setKernelOffload(o&offReceive != 0); err != nil {
-			m.offload.Store(old)
+	d := m.dev
+	m.mu.Unlock()
+	if o&offReceive != old&offReceive && d != nil {
+		if err := d.setKernelOffload(o&offReceive != 0); err != nil {
 			return ndis.StatusFailure
 		}
 	}
+	m.offload.Store(o)
 	return ndis.StatusSuccess
 }
 
@@ -155,14 +158,15 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 			m.rcvError.Add(1)
 			continue
 		}
-		if h.GSOType == vnet.GSONone && k <= len(buf) {
-			frame := buf[vnet.HeaderLen:k]
-			if h.Flags&vnet.FlagNeedsCsum != 0 && vnet.Complete(frame, h) != nil {
-				m.rcvError.Add(1)
+		if h.GSOType == vnet.GSONone {
+			frame := buf[vnet.HeaderLen:min(k, len(buf))]
+			if k > len(buf) || len(frame) > m.cfg.mtu+ethernetHeaderSize ||
+				h.Flags&vnet.FlagNeedsCsum != 0 && vnet.Complete(frame, h) != nil {
+				m.rcvError.Add(1) // larger than the MTU without GSO, or a bad checksum request
 				continue
 			}
 			x.Frames[0] = frame
-			x.Checksum = rxChecksum(frame, h.Flags != 0)
+			x.Checksum = rxChecksum(frame, h.Flags != 0 && m.offload.Load()&offReceive != 0)
 			q.take(1)
 			continue
 		}
@@ -189,7 +193,7 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 		l := r.spare
 		for _, f := range dst {
 			l.Frames[0] = f
-			l.Checksum = rxChecksum(f, true)
+			l.Checksum = rxChecksum(f, m.offload.Load()&offReceive != 0)
 			l = l.Next
 		}
 		q.take(n)
@@ -262,7 +266,7 @@ func (q *queue) writeOffloaded(fd uintptr, f []byte, o vnet.SendOffload) error {
 			if err == nil {
 				_ = h.Encode(q.vhdr[:])
 				q.iov[0], q.iov[1], q.iov[2] = iovec(q.vhdr[:]), iovec(q.hdrs[:hl]), iovec(f[hl:])
-				if _, err := writev(int(fd), q.iov[:]); err != nil {
+				if _, err := writev(int(fd), q.iov[:], vnet.HeaderLen+len(f)); err != nil {
 					return err
 				}
 				if h.GSOType != vnet.GSONone {
@@ -274,11 +278,13 @@ func (q *queue) writeOffloaded(fd uintptr, f []byte, o vnet.SendOffload) error {
 				return errBadOffload
 			}
 		}
-		segs := 1
+		// checkOffload bounded the frame and the MSS: at most 745
+		// segments of at most a frame of the MTU each.
+		segs, size := 1, len(f)
 		if o.LargeSend {
-			segs = len(f)/max(o.MSS, 1) + 1
+			segs, size = len(f)/o.MSS+1, min(len(f), o.TransportOffset+60+o.MSS)
 		}
-		n, err := vnet.SegmentSend(f, o, q.segBuffers(segs))
+		n, err := vnet.SegmentSend(f, o, q.segBuffers(segs, size))
 		if err != nil {
 			return errBadOffload
 		}
@@ -297,21 +303,33 @@ func (q *queue) writeOffloaded(fd uintptr, f []byte, o vnet.SendOffload) error {
 	return nil
 }
 
-// fitsMTU reports whether a frame that asks for offload fits the MTU: the
-// frame itself, or for a large send each of its segments (its headers and
-// MSS payload bytes). Whether the headers agree with the request is
-// vnet's to judge; here a large send whose TCP header cannot be found
-// passes.
-func fitsMTU(f []byte, o vnet.SendOffload, maxFrame int) bool {
+// checkOffload checks what a send's offload request implies before any
+// work is done: a frame without large send fits the MTU; a large send
+// (NDIS sets its TCP header offset, MSS at least TCP_MIN_MSS) carries at
+// most an IP packet of 64 KiB, and each of its segments, headers and MSS
+// payload bytes, fits the MTU. Whether the headers agree with the request
+// is vnet's to judge.
+func checkOffload(f []byte, o vnet.SendOffload, maxFrame int) ndis.Status {
 	if !o.LargeSend {
-		return len(f) <= maxFrame
+		if len(f) > maxFrame {
+			return ndis.StatusInvalidLength
+		}
+		return ndis.StatusSuccess
 	}
 	off := o.TransportOffset
-	if off <= 0 || off+13 > len(f) {
-		return true
+	if off < ethernetHeaderSize+20 || off+20 > len(f) || o.MSS < minMSS || len(f)-ethernetHeaderSize > maxIPPacket+4 {
+		return ndis.StatusInvalidParameter
 	}
-	return off+int(f[off+12]>>4)*4+o.MSS <= maxFrame
+	if off+int(f[off+12]>>4)*4+o.MSS > maxFrame {
+		return ndis.StatusInvalidLength
+	}
+	return ndis.StatusSuccess
 }
+
+const (
+	minMSS      = 88    // Linux's TCP_MIN_MSS
+	maxIPPacket = 65535 // an IPv4 total length; 4 more for a VLAN tag
+)
 
 // errBadOffload fails an NBL whose offload request does not fit its frame.
 var errBadOffload = errors.New("tap: offload request does not fit the frame")
@@ -324,21 +342,24 @@ func (q *queue) writeFrame(fd uintptr, f []byte) error {
 		return err
 	}
 	q.iov[0], q.iov[1] = iovec(zeroHeader[:]), iovec(f)
-	_, err := writev(int(fd), q.iov[:2])
+	_, err := writev(int(fd), q.iov[:2], vnet.HeaderLen+len(f))
 	return err
 }
 
 var zeroHeader [vnet.HeaderLen]byte
 
-// segBuffers returns n buffers of a frame of the MTU each, for SegmentSend.
-func (q *queue) segBuffers(n int) [][]byte {
-	size := q.m.cfg.mtu + ethernetHeaderSize
+// segBuffers returns n buffers of size bytes each, for SegmentSend; they
+// are kept for the next send, and grown as needed.
+func (q *queue) segBuffers(n, size int) [][]byte {
 	for len(q.segBufs) < n {
-		q.segBufs = append(q.segBufs, make([]byte, size))
+		q.segBufs = append(q.segBufs, nil)
 	}
 	q.segs = q.segs[:0]
-	for _, b := range q.segBufs[:n] {
-		q.segs = append(q.segs, b[:size])
+	for i := range n {
+		if cap(q.segBufs[i]) < size {
+			q.segBufs[i] = make([]byte, size)
+		}
+		q.segs = append(q.segs, q.segBufs[i][:size])
 	}
 	return q.segs
 }
@@ -354,8 +375,15 @@ func iovec(b []byte) unix.Iovec {
 
 // The system calls of the datapath. The descriptors are non-blocking, so
 // a call never waits: RawSyscall spares it the scheduler's hand-off
-// (entersyscall/exitsyscall), a tenth of a small frame's cost. Iovecs are
-// the caller's, so nothing allocates.
+// (entersyscall/exitsyscall), a fifth of a small frame's cost. A write,
+// though, runs the kernel's whole receive path for the frame (up to IP,
+// forwarding, netfilter, a bridge) before it returns; one of a large frame
+// or a GSO packet may take long enough that the goroutine must give its
+// processor up meanwhile, as Syscall does. Iovecs are the caller's, so
+// nothing allocates.
+
+// rawWriteMax is the largest write made with RawSyscall.
+const rawWriteMax = 4096
 
 func read(fd int, b []byte) (int, error) {
 	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
@@ -363,7 +391,11 @@ func read(fd int, b []byte) (int, error) {
 }
 
 func write(fd int, b []byte) (int, error) {
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	call := unix.RawSyscall
+	if len(b) > rawWriteMax {
+		call = unix.Syscall
+	}
+	n, _, e := call(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 	return result(n, e)
 }
 
@@ -372,8 +404,13 @@ func readv(fd int, iov []unix.Iovec) (int, error) {
 	return result(n, e)
 }
 
-func writev(fd int, iov []unix.Iovec) (int, error) {
-	n, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+// writev writes the iovecs, size bytes in all.
+func writev(fd int, iov []unix.Iovec, size int) (int, error) {
+	call := unix.RawSyscall
+	if size > rawWriteMax {
+		call = unix.Syscall
+	}
+	n, _, e := call(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	return result(n, e)
 }
 

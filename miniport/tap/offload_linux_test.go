@@ -994,6 +994,9 @@ func TestVnetBadOffload(t *testing.T) {
 			x.Checksum = ndis.TxChecksum(ndis.ChecksumTxIPv4|ndis.ChecksumTxTCP|ndis.ChecksumTxIPHeader, 34)
 		}},
 		{"LSOv2 with segments larger than the MTU", tcp(8000), lso(testMTU, 34, false)},
+		{"LSOv2 with TCP header offset 0", tcp(8000), lso(testMTU, 0, false)},
+		{"LSOv2 with MSS 1", tcp(60000), lso(1, 34, false)},
+		{"LSOv2 larger than an IP packet", tcp(70000), lso(tcpMSS, 34, false)},
 	}
 	for _, on := range []bool{true, false} {
 		csum, setting := uint8(tap.OffloadTxRxEnabled), uint8(tap.OffloadLSOv2Enabled)

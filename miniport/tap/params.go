@@ -21,7 +21,8 @@ const (
 	LinkSpeed = 10_000_000
 	// Batch is the most NBLs in one receive indication.
 	Batch = 64
-	// PoolLimit is the most receive NBLs an adapter has at once.
+	// PoolLimit is the most receive NBLs an adapter has at once, unless it
+	// has more than four queues: then it has 4×Batch a queue.
 	PoolLimit = 1024
 	// MaxQueues is the most queues (descriptors, each with a reader and a
 	// writer) an adapter opens on a multi-queue interface.

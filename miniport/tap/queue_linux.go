@@ -100,6 +100,7 @@ func (q *queue) signal() {
 func (q *queue) reader() {
 	defer close(q.readerDone)
 	m, d, r := q.m, q.d, &q.r
+	var wait *time.Timer // back-pressure: made at its first use, reused
 	defer func() {
 		m.pool.Put(r.spare)
 		*r = readState{}
@@ -109,10 +110,16 @@ func (q *queue) reader() {
 		if r.spare == nil {
 			// Every receive NBL is with the protocols: back-pressure.
 			m.rcvNoBuffer.Add(1)
+			if wait == nil {
+				wait = time.NewTimer(time.Millisecond)
+			} else {
+				wait.Reset(time.Millisecond)
+			}
 			select {
 			case <-d.stop:
+				wait.Stop()
 				return
-			case <-time.After(time.Millisecond):
+			case <-wait.C:
 			}
 			continue
 		}
@@ -502,8 +509,8 @@ func (q *queue) writeSome(fd uintptr) bool {
 		f := w.cur.Frames[w.frame]
 		var err error
 		if o, ok := sendOffload(w.cur); ok {
-			if !fitsMTU(f, o, maxFrame) {
-				q.failCur(ndis.StatusInvalidLength)
+			if s := checkOffload(f, o, maxFrame); s != ndis.StatusSuccess {
+				q.failCur(s)
 				continue
 			}
 			if err = q.writeOffloaded(fd, f, o); err == errBadOffload {

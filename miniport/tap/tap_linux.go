@@ -45,7 +45,10 @@ func Interface(a *ndis.Adapter) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return m.(*miniport).ifname, true
+	mp := m.(*miniport)
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	return mp.ifname, true
 }
 
 var adapters sync.Map // *ndis.Adapter -> *miniport
@@ -65,7 +68,7 @@ type miniport struct {
 	cfg    config
 	ns     netns.NsHandle // the interface's namespace, or not open
 	nl     *netlink.Handle
-	ifname string // fixed once the interface was first created
+	ifname string // fixed once the interface was first created; written under mu
 	kmac   net.HardwareAddr
 	pool   *ndis.Pool
 
@@ -112,7 +115,6 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		cfg:       c,
 		ns:        netns.None(),
 		ifname:    c.name,
-		pool:      ndis.NewPool(c.mtu+ethernetHeaderSize+vnetHeaderLen(c), PoolLimit),
 		queues:    c.queues,
 		watchDone: make(chan struct{}),
 		watchExit: make(chan struct{}),
@@ -129,6 +131,9 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		m.closeHandles()
 		return nil, err
 	}
+	// Every reader keeps a batch of spare NBLs: the pool has room for
+	// those and as much again three times over for the protocols.
+	m.pool = ndis.NewPool(c.mtu+ethernetHeaderSize+vnetHeaderLen(c), max(PoolLimit, 4*Batch*len(d.queues)))
 	connected := m.linkUp(d.ifname)
 	m.connected.Store(connected)
 	state := ndis.MediaConnectStateDisconnected
@@ -241,7 +246,9 @@ func (m *miniport) openDevice() (*device, error) {
 			return nil, fmt.Errorf("tap: TUNSETOFFLOAD: %w", err)
 		}
 	}
+	m.mu.Lock() // Interface reads ifname
 	m.ifname, m.kmac, m.queues = ifname, kmac, len(files)
+	m.mu.Unlock()
 	d.ifindex = idx
 	m.ifindex.Store(int64(idx))
 	return d, nil
