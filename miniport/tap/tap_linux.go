@@ -378,8 +378,41 @@ func (m *miniport) ReturnNetBufferLists(l *ndis.NetBufferList) {
 
 // watch subscribes to the link changes of the interface's namespace and
 // starts the goroutine that turns them into link-state indications and,
-// for the deletion of the current interface, a reset.
+// for the deletion of the current interface, a reset. A subscription that
+// fails after the start (its socket overran, say) is made again, and what
+// happened meanwhile is read from the kernel, until Halt.
 func (m *miniport) watch() error {
+	ch, err := m.subscribe()
+	if err != nil {
+		close(m.watchExit)
+		return err
+	}
+	go func() {
+		defer close(m.watchExit)
+		for {
+			for u := range ch {
+				m.linkUpdate(int64(u.Index), u.Header.Type == unix.RTM_DELLINK, u.IfInfomsg.Flags)
+			}
+			for {
+				select {
+				case <-m.watchDone:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if ch, err = m.subscribe(); err == nil {
+					break
+				}
+				slog.Warn("tap: netlink subscription", slog.String("adapter", m.a.Name()), slog.Any("err", err))
+			}
+			m.resync()
+		}
+	}()
+	return nil
+}
+
+// subscribe subscribes to the link changes of the interface's namespace,
+// until Halt closes watchDone.
+func (m *miniport) subscribe() (<-chan netlink.LinkUpdate, error) {
 	ch := make(chan netlink.LinkUpdate, 64)
 	opts := netlink.LinkSubscribeOptions{
 		ErrorCallback: func(err error) {
@@ -390,31 +423,44 @@ func (m *miniport) watch() error {
 		opts.Namespace = &m.ns
 	}
 	if err := netlink.LinkSubscribeWithOptions(ch, m.watchDone, opts); err != nil {
-		close(m.watchExit)
-		return fmt.Errorf("tap: netlink subscribe: %w", err)
+		return nil, fmt.Errorf("tap: netlink subscribe: %w", err)
 	}
-	go func() {
-		defer close(m.watchExit)
-		for u := range ch {
-			idx := int64(u.Index)
-			if idx == 0 || idx != m.ifindex.Load() {
-				continue // another interface, or one this adapter replaced
-			}
-			if u.Header.Type == unix.RTM_DELLINK {
-				m.mu.Lock()
-				d := m.dev
-				m.mu.Unlock()
-				if d == nil || int64(d.ifindex) != idx {
-					continue // a reset replaced it meanwhile
-				}
-				m.indicateLink(false)
-				m.deviceDead(d, "netlink", errors.New("interface deleted"))
-				continue
-			}
-			m.indicateLink(up(u.IfInfomsg.Flags))
+	return ch, nil
+}
+
+// resync asks the kernel for the state of the current interface after a
+// gap in the subscription.
+func (m *miniport) resync() {
+	idx := m.ifindex.Load()
+	if idx == 0 {
+		return
+	}
+	l, err := m.nl.LinkByIndex(int(idx))
+	if err != nil {
+		m.linkUpdate(idx, true, 0) // gone meanwhile
+		return
+	}
+	m.linkUpdate(idx, false, l.Attrs().RawFlags)
+}
+
+// linkUpdate handles a change of the interface with index idx: its
+// deletion, or its new flags.
+func (m *miniport) linkUpdate(idx int64, deleted bool, flags uint32) {
+	if idx == 0 || idx != m.ifindex.Load() {
+		return // another interface, or one this adapter replaced
+	}
+	if deleted {
+		m.mu.Lock()
+		d := m.dev
+		m.mu.Unlock()
+		if d == nil || int64(d.ifindex) != idx {
+			return // a reset replaced it meanwhile
 		}
-	}()
-	return nil
+		m.indicateLink(false)
+		m.deviceDead(d, "netlink", errors.New("interface deleted"))
+		return
+	}
+	m.indicateLink(up(flags))
 }
 
 // --- life cycle --------------------------------------------------------------
