@@ -1,5 +1,7 @@
 package tap
 
+import "golang.org/x/sys/unix"
+
 // SetOpenHook makes every later open of an interface (Initialize's, a
 // reset's) call f first and fail with its error; nil removes the hook.
 func SetOpenHook(f func() error) {
@@ -8,4 +10,17 @@ func SetOpenHook(f func() error) {
 		return
 	}
 	openHook.Store(&f)
+}
+
+// SteerHash is what the steering program computes for an IPv4 frame.
+var SteerHash = steerHash
+
+// SteeringAvailable reports whether this kernel takes the steering
+// program.
+func SteeringAvailable() error {
+	fd, err := loadSteeringProgram()
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err
 }

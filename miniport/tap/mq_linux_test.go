@@ -155,6 +155,29 @@ func TestMultiQueue(t *testing.T) {
 			t.Errorf("queue %d read nothing of %d flows: %+v", i, flows, ts.Queues)
 		}
 	}
+	// The steering program, where the kernel takes it, put each frame on
+	// the queue its hash says (the kernel's own frames, IPv6 ones, come on
+	// top).
+	if err := tap.SteeringAvailable(); err != nil {
+		t.Logf("no steering program on this kernel (%v): the kernel picked the queues", err)
+	} else {
+		if !ts.Steering {
+			t.Fatal("the kernel takes the steering program, but the adapter has none")
+		}
+		want := make([]uint64, len(ts.Queues))
+		for _, f := range in {
+			h, err := tap.SteerHash(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[h%uint32(len(want))]++
+		}
+		for i, q := range ts.Queues {
+			if q.RcvOK < want[i] || q.RcvOK > want[i]+8 {
+				t.Errorf("queue %d read %d frames, want the %d the steering hash gives it", i, q.RcvOK, want[i])
+			}
+		}
+	}
 
 	if err := bn.rt.ResetAdapter("tap0"); err != nil {
 		t.Fatal(err)

@@ -84,8 +84,9 @@ type miniport struct {
 	lastResetDur                                   atomic.Int64
 	lastErr                                        atomic.Pointer[string]
 
-	ifindex atomic.Int64 // the current interface's, 0 while there is none
-	queues  int          // descriptors to open: fixed by the first open
+	ifindex  atomic.Int64 // the current interface's, 0 while there is none
+	queues   int          // descriptors to open: fixed by the first open
+	steering atomic.Bool  // the steering program picks the receive queues
 
 	watchDone chan struct{} // closed by Halt: stops the netlink watcher
 	watchExit chan struct{} // closed when it has exited
@@ -234,6 +235,14 @@ func (m *miniport) openDevice() (*device, error) {
 			return nil, err
 		}
 		d.queues = append(d.queues, q)
+	}
+	if len(d.queues) > 1 {
+		var err error
+		cerr := d.queues[0].rc.Control(func(fd uintptr) { err = setSteering(int(fd)) })
+		if err = errors.Join(cerr, err); err != nil {
+			slog.Debug("tap: no steering program, the kernel picks the queues", slog.String("adapter", m.a.Name()), slog.Any("err", err))
+		}
+		m.steering.Store(err == nil)
 	}
 	idx, kmac, err := configure(m.nl, ifname, m.kmac, m.cfg.mtu)
 	if err != nil {
@@ -619,6 +628,7 @@ func (m *miniport) stats() Stats {
 		Retries: m.retries.Load(), DeadErrors: m.deadErrors.Load(),
 		Resets: m.resets.Load(), ResetFailures: m.resetFailures.Load(),
 		LastResetDuration: time.Duration(m.lastResetDur.Load()),
+		Steering:          m.steering.Load(),
 		RcvGSO:            m.rcvGSO.Load(), RcvSegments: m.rcvSegments.Load(),
 		XmitGSO: m.xmitGSO.Load(), XmitSoftSegments: m.xmitSoftSegments.Load(),
 	}
