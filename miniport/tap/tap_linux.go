@@ -325,6 +325,10 @@ func (m *miniport) stopDevice(keep bool) *device {
 func (m *miniport) frames() (xmit, rcv uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.framesLocked()
+}
+
+func (m *miniport) framesLocked() (xmit, rcv uint64) {
 	xmit, rcv = m.xmitOK, m.rcvOK
 	for _, d := range []*device{m.dev, m.stopping} {
 		if d == nil {
@@ -635,8 +639,8 @@ func (m *miniport) stats() Stats {
 	if e := m.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
-	s.XmitOK, s.RcvOK = m.frames()
-	m.mu.Lock()
+	m.mu.Lock() // the totals and the current queues, from one device
+	s.XmitOK, s.RcvOK = m.framesLocked()
 	if m.dev != nil {
 		for _, q := range m.dev.queues {
 			s.Queues = append(s.Queues, QueueStats{XmitOK: q.xmitOK.Load(), RcvOK: q.rcvOK.Load()})
