@@ -18,6 +18,7 @@ type Stats struct {
 	RcvGSO, RcvSegments                             uint64        // large frames the kernel handed over, and the frames cut from them
 	XmitGSO                                         uint64        // large sends handed to the kernel whole
 	XmitSoftSegments                                uint64        // frames cut from large sends in software
+	Resubscribes                                    uint64        // netlink subscriptions made again after one failed
 	Steering                                        bool          // a steering program, not the kernel, picks the queue of each frame read
 	Queues                                          []QueueStats  // one a queue of the current interface
 }

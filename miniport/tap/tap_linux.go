@@ -80,6 +80,7 @@ type miniport struct {
 
 	xmitError, rcvError, rcvNoBuffer               atomic.Uint64
 	rcvGSO, rcvSegments, xmitGSO, xmitSoftSegments atomic.Uint64
+	resubscribes                                   atomic.Uint64 // netlink subscriptions made again
 	retries, deadErrors, resets, resetFailures     atomic.Uint64
 	lastResetDur                                   atomic.Int64
 	lastErr                                        atomic.Pointer[string]
@@ -413,6 +414,7 @@ func (m *miniport) watch() error {
 				case <-time.After(100 * time.Millisecond):
 				}
 				if ch, err = m.subscribe(); err == nil {
+					m.resubscribes.Add(1)
 					break
 				}
 				slog.Warn("tap: netlink subscription", slog.String("adapter", m.a.Name()), slog.Any("err", err))
@@ -633,6 +635,7 @@ func (m *miniport) stats() Stats {
 		Resets: m.resets.Load(), ResetFailures: m.resetFailures.Load(),
 		LastResetDuration: time.Duration(m.lastResetDur.Load()),
 		Steering:          m.steering.Load(),
+		Resubscribes:      m.resubscribes.Load(),
 		RcvGSO:            m.rcvGSO.Load(), RcvSegments: m.rcvSegments.Load(),
 		XmitGSO: m.xmitGSO.Load(), XmitSoftSegments: m.xmitSoftSegments.Load(),
 	}

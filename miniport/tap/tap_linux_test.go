@@ -667,3 +667,68 @@ func TestResetCannotRecreate(t *testing.T) {
 		}
 	})
 }
+
+// blocker is a protocol whose link-state handler, once armed, blocks until
+// released: it holds the netlink watcher inside an indication.
+type blocker struct {
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *blocker) ReceiveNetBufferLists(*ndis.NetBufferList, ndis.ReceiveFlags) {}
+func (p *blocker) SendNetBufferListsComplete(*ndis.NetBufferList)              {}
+func (p *blocker) Status(code ndis.Status, _ []byte) {
+	if code == ndis.StatusLinkState && p.armed.CompareAndSwap(true, false) {
+		close(p.entered)
+		<-p.release
+	}
+}
+
+// TestNetlinkOverrun: while the netlink watcher is held inside an
+// indication, a flood of link events in the namespace overruns its
+// subscription's socket and the subscription ends; the watcher subscribes
+// again, reports the link state it missed, and reports later changes.
+func TestNetlinkOverrun(t *testing.T) {
+	bn := newBench(t)
+	p := &blocker{entered: make(chan struct{}), release: make(chan struct{})}
+	if err := bn.rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "blocker",
+		BindAdapter: func(*ndis.Binding) (ndis.Protocol, error) { return p, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bn.rt.Bind(context.Background(), "blocker", "tap0"); err != nil {
+		t.Fatal(err)
+	}
+	p.armed.Store(true)
+	run(t, "ip", "-n", bn.ns, "link", "set", bn.ifname, "down")
+	select {
+	case <-p.entered:
+	case <-time.After(5 * time.Second):
+		close(p.release)
+		t.Fatal("no link-state indication for the admin down")
+	}
+	// Thousands of link events (the namespace's loopback changing its
+	// MTU) while the watcher is held: far more than the subscription's
+	// channel and socket buffer hold.
+	var batch strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&batch, "link set lo mtu %d\n", 1500+i%2)
+	}
+	cmd := exec.Command("ip", "-n", bn.ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		close(p.release)
+		t.Fatalf("ip -batch: %v\n%s", err, out)
+	}
+	run(t, "ip", "-n", bn.ns, "link", "set", bn.ifname, "up") // lost in the overrun, or not
+	close(p.release)
+	ndistest.Eventually(t, func() bool { ts, _ := tap.StatsOf(bn.a); return ts.Resubscribes > 0 }, "the watcher subscribed again")
+	ndistest.Eventually(t, func() bool { return bn.a.Link().MediaConnectState == ndis.MediaConnectStateConnected },
+		"the link state missed in the overrun reported")
+	run(t, "ip", "-n", bn.ns, "link", "set", bn.ifname, "down")
+	ndistest.Eventually(t, func() bool { return bn.a.Link().MediaConnectState == ndis.MediaConnectStateDisconnected },
+		"a later change reported by the new subscription")
+	if ts, _ := tap.StatsOf(bn.a); ts.Resets != 0 {
+		t.Errorf("the overrun caused %d resets", ts.Resets)
+	}
+}
