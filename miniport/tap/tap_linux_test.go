@@ -677,7 +677,7 @@ type blocker struct {
 }
 
 func (p *blocker) ReceiveNetBufferLists(*ndis.NetBufferList, ndis.ReceiveFlags) {}
-func (p *blocker) SendNetBufferListsComplete(*ndis.NetBufferList)              {}
+func (p *blocker) SendNetBufferListsComplete(*ndis.NetBufferList)               {}
 func (p *blocker) Status(code ndis.Status, _ []byte) {
 	if code == ndis.StatusLinkState && p.armed.CompareAndSwap(true, false) {
 		close(p.entered)
