@@ -60,6 +60,13 @@ func newStatusCommand(g *globals) *cobra.Command {
 	return c
 }
 
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -85,6 +92,24 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	row("violations", a.Violations)
 	if a.LastResetStatus != "" {
 		row("last reset", fmt.Sprintf("%s in %v", a.LastResetStatus, a.LastResetDuration))
+	}
+	if t := a.TAP; t != nil {
+		row("tap interface", t.Interface)
+		qs := make([]string, len(t.Queues))
+		for i, q := range t.Queues {
+			qs[i] = fmt.Sprintf("%d/%d", q.XmitOK, q.RcvOK)
+		}
+		steering := "kernel"
+		if t.Steering {
+			steering = "program"
+		}
+		row("tap queues (tx/rx frames)", fmt.Sprintf("%s; steering by %s", strings.Join(qs, " "), steering))
+		row("tap offload", fmt.Sprintf("tx checksum %s, large send %s, receive %s", onOff(t.TxChecksum), onOff(t.LargeSend), onOff(t.Receive)))
+		row("tap gso rx / segments / tx / soft segments", fmt.Sprintf("%d / %d / %d / %d", t.RcvGSO, t.RcvSegments, t.XmitGSO, t.XmitSoftSegments))
+		row("tap retries / dead errors / resets / failed", fmt.Sprintf("%d / %d / %d / %d", t.Retries, t.DeadErrors, t.Resets, t.ResetFailures))
+		if t.LastError != "" {
+			row("tap last error", t.LastError)
+		}
 	}
 	causes := make([]string, 0, len(a.Resets))
 	for c := range a.Resets {

@@ -46,3 +46,22 @@ func TestPrintConfig(t *testing.T) {
 		t.Errorf("up --print-config: %v\n%s", err, out)
 	}
 }
+
+func TestWriteDetailTAP(t *testing.T) {
+	var b strings.Builder
+	writeDetail(&b, api.Adapter{Name: "tap0", Driver: "tap", TAP: &api.TAP{Interface: "gt0",
+		Queues: []api.Queue{{XmitOK: 3, RcvOK: 4}, {XmitOK: 5, RcvOK: 6}}, Steering: true, LargeSend: true,
+		DeadErrors: 1, Resets: 1, LastError: "netlink: interface deleted"}})
+	out := b.String()
+	for _, want := range []string{"tap interface", "gt0", "3/4 5/6; steering by program",
+		"tx checksum off, large send on, receive off", "0 / 1 / 1 / 0", "netlink: interface deleted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("detail lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	writeDetail(&b, api.Adapter{Name: "sim0", Driver: "sim"})
+	if strings.Contains(b.String(), "tap") {
+		t.Errorf("a sim adapter's detail shows TAP rows:\n%s", b.String())
+	}
+}

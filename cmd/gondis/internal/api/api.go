@@ -64,6 +64,35 @@ type Adapter struct {
 	Resets            map[string]Resets `json:"resets"` // by cause: driver, hang, oid-timeout, operator
 	LastResetDuration time.Duration     `json:"last_reset_duration_ns"`
 	LastResetStatus   string            `json:"last_reset_status,omitempty"`
+
+	TAP *TAP `json:"tap,omitempty"` // a TAP adapter's own view
+}
+
+// TAP is what a TAP adapter's miniport reports of itself (miniport/tap).
+type TAP struct {
+	Interface string  `json:"interface"`
+	Queues    []Queue `json:"queues"`   // of the current interface
+	Steering  bool    `json:"steering"` // a steering program picks the receive queues
+	// The offload switches (OID_TCP_OFFLOAD_PARAMETERS).
+	TxChecksum bool `json:"tx_checksum_offload"`
+	LargeSend  bool `json:"large_send_offload"`
+	Receive    bool `json:"receive_offload"`
+
+	Retries          uint64 `json:"retries"`     // EAGAIN, EINTR, ENOBUFS
+	DeadErrors       uint64 `json:"dead_errors"` // errors that asked for a reset
+	Resets           uint64 `json:"resets"`
+	ResetFailures    uint64 `json:"reset_failures"`
+	LastError        string `json:"last_error,omitempty"`
+	RcvGSO           uint64 `json:"rcv_gso"`
+	RcvSegments      uint64 `json:"rcv_segments"`
+	XmitGSO          uint64 `json:"xmit_gso"`
+	XmitSoftSegments uint64 `json:"xmit_soft_segments"`
+}
+
+// Queue is one queue's frame counters.
+type Queue struct {
+	XmitOK uint64 `json:"xmit_ok"`
+	RcvOK  uint64 `json:"rcv_ok"`
 }
 
 // Resets count the reset requests of one cause.

@@ -255,7 +255,29 @@ func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
 	}
 	d.mu.Unlock()
 	s.TxPerSecond, s.RxPerSecond = r[0], r[1]
+	s.TAP = tapStatus(a)
 	return s
+}
+
+// tapStatus returns a TAP adapter's own view, or nil for other adapters.
+func tapStatus(a *ndis.Adapter) *api.TAP {
+	ts, ok := tap.StatsOf(a)
+	if !ok {
+		return nil
+	}
+	ifname, _ := tap.Interface(a)
+	off, _ := tap.OffloadOf(a)
+	t := &api.TAP{
+		Interface: ifname, Queues: []api.Queue{}, Steering: ts.Steering,
+		TxChecksum: off.TxChecksum, LargeSend: off.LargeSend, Receive: off.Receive,
+		Retries: ts.Retries, DeadErrors: ts.DeadErrors, Resets: ts.Resets, ResetFailures: ts.ResetFailures,
+		LastError: ts.LastError, RcvGSO: ts.RcvGSO, RcvSegments: ts.RcvSegments,
+		XmitGSO: ts.XmitGSO, XmitSoftSegments: ts.XmitSoftSegments,
+	}
+	for _, q := range ts.Queues {
+		t.Queues = append(t.Queues, api.Queue{XmitOK: q.XmitOK, RcvOK: q.RcvOK})
+	}
+	return t
 }
 
 // sample computes the per-second frame rates every SampleInterval.
