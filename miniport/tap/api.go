@@ -62,13 +62,17 @@ const (
 	OffloadLSOv2Enabled  = 2 // NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED
 )
 
+// offloadParametersSize is NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_1: the
+// header, eleven UCHARs, padding and Flags.
+const offloadParametersSize = 20
+
 // OffloadParameters returns an NDIS_OFFLOAD_PARAMETERS (revision 1, 20
 // bytes) with the same setting in each of its five checksum fields and its
 // two LSOv2 fields; every other field says no change.
 func OffloadParameters(checksum, lsoV2 uint8) []byte {
-	b := make([]byte, 20)
+	b := make([]byte, offloadParametersSize)
 	b[0], b[1] = 0x80, 1 // NDIS_OBJECT_TYPE_DEFAULT, NDIS_OFFLOAD_PARAMETERS_REVISION_1
-	binary.LittleEndian.PutUint16(b[2:], 20)
+	binary.LittleEndian.PutUint16(b[2:], offloadParametersSize)
 	for i := 4; i <= 8; i++ { // IPv4Checksum … UDPIPv6Checksum
 		b[i] = checksum
 	}

@@ -40,11 +40,13 @@ func (m *miniport) offloadNow() Offload {
 // StatusNotSupported.
 func (m *miniport) setOffloadParameters(r *ndis.OidRequest) ndis.Status {
 	b := r.Buffer
-	if len(b) < 15 { // through TcpConnectionIPv6
-		r.BytesNeeded = 20
+	if len(b) < offloadParametersSize {
+		r.BytesNeeded = offloadParametersSize
 		return ndis.StatusInvalidLength
 	}
-	if b[0] != 0x80 || b[1] < 1 {
+	// NDIS_OBJECT_TYPE_DEFAULT, a revision, and a Size that covers
+	// revision 1 and fits the buffer.
+	if size := int(binary.LittleEndian.Uint16(b[2:])); b[0] != 0x80 || b[1] < 1 || size < offloadParametersSize || size > len(b) {
 		return ndis.StatusInvalidParameter
 	}
 	old := m.offload.Load()
