@@ -86,20 +86,7 @@ func TestMultiQueue(t *testing.T) {
 	}
 	checkQueues("after AddAdapter")
 
-	rd := ndistest.NewRecorderDriver("rec")
-	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	b, err := bn.rt.Bind(ctx, "rec", "tap0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := rd.Binding(b)
-	set := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected)}
-	if s := b.OidRequest(ctx, set); s != ndis.StatusSuccess {
-		t.Fatalf("set filter: %s", s)
-	}
+	b, rec := bn.recorder(ndis.PacketTypeDirected)
 	const flows, frames = 64, 256
 	h := bn.nlHandle()
 	rxBefore := func() uint64 {
@@ -216,20 +203,7 @@ func TestSingleQueueAttach(t *testing.T) {
 // of one flow (one queue) still receives 300 of them.
 func TestManyQueuesShareThePool(t *testing.T) {
 	bn := newBenchWith(t, map[string]string{"queues": "16"})
-	rd := ndistest.NewRecorderDriver("rec")
-	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	b, err := bn.rt.Bind(ctx, "rec", "tap0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := rd.Binding(b)
-	set := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected)}
-	if s := b.OidRequest(ctx, set); s != ndis.StatusSuccess {
-		t.Fatalf("set filter: %s", s)
-	}
+	_, rec := bn.recorder(ndis.PacketTypeDirected)
 	rec.KeepReceives(true)
 	defer rec.ReturnKept()
 	const frames = 300

@@ -219,6 +219,28 @@ func (bn *bench) nlHandle() *netlink.Handle {
 	return h
 }
 
+// recorder binds a recording protocol, "rec", to the bench's adapter and,
+// unless filter is 0, sets its packet filter.
+func (bn *bench) recorder(filter uint32) (*ndis.Binding, *ndistest.Recorder) {
+	bn.t.Helper()
+	rd := ndistest.NewRecorderDriver("rec")
+	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
+		bn.t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := bn.rt.Bind(ctx, "rec", "tap0")
+	if err != nil {
+		bn.t.Fatal(err)
+	}
+	if filter != 0 {
+		set := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(filter)}
+		if s := b.OidRequest(ctx, set); s != ndis.StatusSuccess {
+			bn.t.Fatalf("set filter: %s", s)
+		}
+	}
+	return b, rd.Binding(b)
+}
+
 func query(t *testing.T, b *ndis.Binding, oid ndis.OID, size int) []byte {
 	t.Helper()
 	r := &ndis.OidRequest{Type: ndis.RequestQuery, OID: oid, Buffer: make([]byte, size)}
@@ -269,20 +291,7 @@ func TestPingThroughGondis(t *testing.T) {
 // back to it with the right content, and no broadcast reaches it.
 func TestFramesBothWays(t *testing.T) {
 	bn := newBench(t)
-	rd := ndistest.NewRecorderDriver("rec")
-	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	b, err := bn.rt.Bind(ctx, "rec", "tap0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := rd.Binding(b)
-	set := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected)}
-	if s := b.OidRequest(ctx, set); s != ndis.StatusSuccess {
-		t.Fatalf("set filter: %s", s)
-	}
+	b, rec := bn.recorder(ndis.PacketTypeDirected)
 	kip := netip.MustParseAddr(kernelIP).As4()
 	gip := gondisIP.As4()
 	req := make([]byte, 60)
