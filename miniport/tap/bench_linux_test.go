@@ -52,7 +52,7 @@ import (
 // Each sub-benchmark has a network namespace of its own, removed at the
 // end; no frame leaves it. As root:
 //
-//	go test -run XXX -bench BenchmarkTAP -benchtime 2000000x -count 3 ./miniport/tap/
+//	go test -run XXX -bench BenchmarkTAP -benchtime 3000000x -count 10 ./miniport/tap/
 func BenchmarkTAP(b *testing.B) {
 	for _, dir := range []struct {
 		name string
