@@ -243,6 +243,10 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	if l == nil {
 		return
 	}
+	tail := l // found outside the lock, though a multi-queue chain is walked again
+	for tail.Next != nil {
+		tail = tail.Next
+	}
 	m.mu.Lock()
 	d := m.dev
 	if d == nil {
@@ -251,10 +255,6 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 		return
 	}
 	if len(d.queues) == 1 {
-		tail := l
-		for tail.Next != nil {
-			tail = tail.Next
-		}
 		q := d.queues[0]
 		wake := q.append(l, tail)
 		m.mu.Unlock()
