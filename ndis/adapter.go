@@ -89,6 +89,16 @@ func (a *Adapter) Name() string { return a.name }
 // Driver returns the name of the adapter's miniport driver.
 func (a *Adapter) Driver() string { return a.driver.Name }
 
+// MiniportContext returns the Miniport that Initialize returned for this
+// adapter (NDIS's MiniportAdapterContext), or nil before Initialize has
+// returned or when it failed. A driver package uses it to reach its own
+// state from an *Adapter, with no table of its own.
+func (a *Adapter) MiniportContext() Miniport {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mp
+}
+
 // State returns the adapter's operational state.
 func (a *Adapter) State() AdapterState { return AdapterState(a.snap.Load()) }
 
@@ -294,7 +304,7 @@ func (a *Adapter) initializeLocked(op *lifeOp) bool {
 	if err != nil {
 		a.setStateLocked(AdapterHalted)
 		a.exiting = true
-		a.finishOpLocked(fmt.Errorf("ndis: MiniportInitializeEx of %q failed: %w", a.driver.Name, err))
+		a.finishOpLocked(fmt.Errorf("MiniportInitializeEx of %q failed: %w", a.driver.Name, err))
 		a.mu.Unlock()
 		return true
 	}

@@ -50,7 +50,6 @@ const (
 	defaultMTU                = 1500
 	defaultMaxMulticastList   = 32
 	defaultCheckForHangPeriod = 2 * time.Second
-	ethernetHeaderSize        = 14
 )
 
 // checkForHangPeriod returns the check-for-hang period NDIS derives from

@@ -3,6 +3,7 @@ package ndis
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 )
@@ -12,15 +13,16 @@ import (
 type Binding struct {
 	adapter   *Adapter
 	protoName string
-	protocol  Protocol    // set once, under the adapter lock, when BindAdapter has returned
-	ready     atomic.Bool // protocol is set
+	params    map[string]string // BindParams; never modified
+	protocol  Protocol          // set once, under the adapter lock, when BindAdapter has returned
+	ready     atomic.Bool       // protocol is set
 
 	// Send completions that arrive while BindAdapter runs (a protocol may
 	// send from it) wait here for the protocol to exist.
 	earlyMu sync.Mutex
-	early   *NetBufferList
+	early   List
 
-	filter   atomic.Pointer[bindingFilter] // this binding's packet filter and multicast list
+	filter   atomic.Pointer[PacketFilter] // this binding's packet filter and multicast list; never modified
 	closed   atomic.Bool
 	inflight atomic.Int64 // NBLs sent and not yet completed
 	active   atomic.Int64 // protocol callbacks in progress
@@ -31,20 +33,41 @@ type Binding struct {
 // Protocol returns the binding's protocol name.
 func (b *Binding) Protocol() string { return b.protoName }
 
-// Adapter returns the adapter the binding is open on.
-func (b *Binding) Adapter() *Adapter { return b.adapter }
+// ProtocolContext returns the Protocol that BindAdapter returned for this
+// binding (NDIS's ProtocolBindingContext), or nil while BindAdapter runs or
+// after it failed. Programs use it to reach a protocol's own API.
+func (b *Binding) ProtocolContext() Protocol {
+	if !b.ready.Load() {
+		return nil
+	}
+	return b.protocol
+}
+
+// Params returns a copy of the binding's parameters (BindParams): what
+// NDIS_BIND_PARAMETERS gives ProtocolBindAdapterEx. It is never nil.
+func (b *Binding) Params() map[string]string {
+	p := maps.Clone(b.params)
+	if p == nil {
+		p = map[string]string{}
+	}
+	return p
+}
+
+// Adapter returns a read-only view of the adapter the binding is open on:
+// what a protocol may know of it, not the miniport's handle.
+func (b *Binding) Adapter() AdapterView { return AdapterView{b.adapter} }
 
 // PacketFilter returns the binding's current packet filter.
-func (b *Binding) PacketFilter() uint32 { return b.filter.Load().packetFilter }
+func (b *Binding) PacketFilter() uint32 { return b.filter.Load().Types }
 
 // MulticastList returns the binding's current multicast list.
 func (b *Binding) MulticastList() []MacAddress {
-	return append([]MacAddress(nil), b.filter.Load().multicast...)
+	return append([]MacAddress(nil), b.filter.Load().Multicast...)
 }
 
-func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver) (*Binding, error) {
-	b := &Binding{adapter: a, protoName: p.Name, drained: make(chan struct{}, 1)}
-	b.filter.Store(&bindingFilter{})
+func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver, params map[string]string) (*Binding, error) {
+	b := &Binding{adapter: a, protoName: p.Name, params: params, drained: make(chan struct{}, 1)}
+	b.filter.Store(&PacketFilter{})
 	// R12: a bind waits for a reset in progress to end.
 	for {
 		a.mu.Lock()
@@ -87,8 +110,7 @@ func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver) (*Binding, error)
 	b.protocol = proto
 	b.earlyMu.Lock()
 	b.ready.Store(true)
-	early := b.early
-	b.early = nil
+	early := b.early.Take()
 	b.earlyMu.Unlock()
 	a.mu.Unlock()
 	if early != nil {
@@ -125,15 +147,7 @@ func (b *Binding) sendComplete(l *NetBufferList) {
 	if !b.ready.Load() {
 		b.earlyMu.Lock()
 		if !b.ready.Load() {
-			if b.early == nil {
-				b.early = l
-			} else {
-				tail := b.early
-				for tail.Next != nil {
-					tail = tail.Next
-				}
-				tail.Next = l
-			}
+			b.early.PushChain(l)
 			b.earlyMu.Unlock()
 			return
 		}
@@ -246,46 +260,4 @@ func (a *Adapter) closeBindingLocked(b *Binding) {
 	if !a.exiting && !a.reset.halting.Load() {
 		a.refilterLocked(b.filter.Load())
 	}
-}
-
-// bindingFilter is one binding's receive filter: its packet filter and
-// multicast list. It is immutable; a new one replaces it.
-type bindingFilter struct {
-	packetFilter uint32
-	multicast    []MacAddress
-}
-
-// accepts reports whether a received NBL passes the filter: promiscuous
-// takes everything; a unicast frame needs DIRECTED and, when the adapter has
-// an address, that address; broadcast needs BROADCAST; multicast needs
-// ALL_MULTICAST, or MULTICAST and the address in the list.
-func (f *bindingFilter) accepts(x *NetBufferList, mac *MacAddress) bool {
-	pf := f.packetFilter
-	if pf == 0 {
-		return false
-	}
-	if pf&PacketTypePromiscuous != 0 {
-		return true
-	}
-	if len(x.Frames) == 0 || len(x.Frames[0]) < 6 {
-		return false
-	}
-	dst := MacAddress(x.Frames[0][:6])
-	if dst[0]&1 == 0 {
-		return pf&PacketTypeDirected != 0 && (mac == nil || dst == *mac)
-	}
-	if dst == BroadcastAddress {
-		return pf&PacketTypeBroadcast != 0
-	}
-	if pf&PacketTypeAllMulticast != 0 {
-		return true
-	}
-	if pf&PacketTypeMulticast != 0 {
-		for _, m := range f.multicast {
-			if m == dst {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -45,7 +45,7 @@ type rxState struct {
 	// miniport was last given (packet filter and multicast list), when
 	// there is one: its receives need no filtering when the miniport
 	// filters perfectly.
-	hw     atomic.Pointer[bindingFilter]
+	hw     atomic.Pointer[PacketFilter]
 	clones sync.Pool // *NetBufferList receive clones
 }
 
@@ -126,8 +126,8 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	if a.afterHalt("SendNetBufferListsComplete") {
 		return
 	}
-	var n, failed, runLen uint64
-	var run, tail *NetBufferList
+	var n, failed uint64
+	var run List // consecutive NBLs of one owner
 	var owner *Binding
 	for x := l; x != nil; {
 		next := x.Next
@@ -142,17 +142,13 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 			failed++
 		}
 		if x.owner != owner {
-			owner.completeSends(run, runLen)
-			run, owner, runLen = x, x.owner, 0
-		} else {
-			tail.Next = x
+			owner.completeSends(&run)
+			owner = x.owner
 		}
-		runLen++
-		tail = x
-		x.Next = nil
+		run.Push(x)
 		x = next
 	}
-	owner.completeSends(run, runLen)
+	owner.completeSends(&run)
 	if n != 0 {
 		if failed != 0 {
 			a.stats.sendFailed.Add(failed)
@@ -164,13 +160,14 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	}
 }
 
-// completeSends hands a run of n completed NBLs to the binding that sent
-// them.
-func (b *Binding) completeSends(run *NetBufferList, n uint64) {
-	if run == nil {
+// completeSends hands a run of completed NBLs to the binding that sent
+// them, and empties the run.
+func (b *Binding) completeSends(run *List) {
+	if run.Empty() {
 		return
 	}
-	b.sendComplete(run)
+	n := run.Len()
+	b.sendComplete(run.Take())
 	if b.inflight.Add(-int64(n)) == 0 && b.closed.Load() {
 		b.signalDrained()
 	}
@@ -214,16 +211,13 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 		}
 		return
 	}
-	mac := a.rx.mac.Load()
-	if mac != nil && *mac == (MacAddress{}) {
-		mac = nil
-	}
+	station := a.MacAddress()
 	if len(bs) == 1 && !resources {
 		if flags&ReceiveFlagPerfectFiltered != 0 && a.coversFilter(bs[0]) {
 			a.indicateAll(l, flags, bs[0])
 			return
 		}
-		a.indicateOne(l, flags, bs[0], mac)
+		a.indicateOne(l, flags, bs[0], station)
 		return
 	}
 	// Several deliveries of one chain: keep the miniport's own links.
@@ -232,10 +226,10 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 	}
 	a.countReceived(countChain(l))
 	if resources {
-		a.indicateLent(l, flags, bs, mac)
+		a.indicateLent(l, flags, bs, station)
 		return
 	}
-	a.indicateShared(l, flags, bs, mac)
+	a.indicateShared(l, flags, bs, station)
 }
 
 // countChain counts the NBLs, frames and bytes of a chain.
@@ -258,10 +252,10 @@ func (a *Adapter) countReceived(n, frames, bytes uint64) {
 
 // indicateOne delivers to a single binding, in one pass: no reference
 // counts, no clones.
-func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, mac *MacAddress) {
+func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, station MacAddress) {
 	f := b.filter.Load()
-	var head, tail, rej, rejTail *NetBufferList
-	var n, frames, bytes, dropped uint64
+	var taken, rej List
+	var n, frames, bytes uint64
 	for x := l; x != nil; {
 		next := x.Next
 		n++
@@ -269,24 +263,18 @@ func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, 
 			frames++
 			bytes += uint64(len(fr))
 		}
-		x.Next = nil
-		if f.accepts(x, mac) {
+		if accepts(f, x, station) {
 			x.state, x.rxBinding, x.shared = nblIndicated, b, false
-			head, tail = link(head, tail, x)
+			taken.Push(x)
 		} else {
-			dropped++
-			rej, rejTail = link(rej, rejTail, x)
+			rej.Push(x)
 		}
 		x = next
 	}
 	a.countReceived(n, frames, bytes)
-	if rej != nil {
-		a.stats.rxDropped.Add(dropped)
-		a.stats.rxReturned.Add(dropped)
-		a.mp.ReturnNetBufferLists(rej)
-	}
-	if head != nil {
-		b.deliver(head, flags)
+	a.returnRejected(&rej)
+	if !taken.Empty() {
+		b.deliver(taken.Take(), flags)
 	}
 }
 
@@ -317,25 +305,22 @@ func (a *Adapter) indicateAll(l *NetBufferList, flags ReceiveFlags, b *Binding) 
 // indicateShared delivers to several bindings: the first binding that takes
 // an NBL gets the NBL itself, every other one a clone that shares its
 // frames; the NBL goes back to the miniport when the last one returns.
-func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Binding, mac *MacAddress) {
-	var fs [8]*bindingFilter
-	var heads, tails [8]*NetBufferList
-	filters, hs, ts := fs[:0], heads[:0], tails[:0]
+func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Binding, station MacAddress) {
+	var fs [8]*PacketFilter
+	var ls [8]List
+	filters, taken := fs[:0], ls[:0]
 	if len(bs) > len(fs) {
-		filters = make([]*bindingFilter, 0, len(bs))
-		hs, ts = make([]*NetBufferList, 0, len(bs)), make([]*NetBufferList, 0, len(bs))
+		filters, taken = make([]*PacketFilter, 0, len(bs)), make([]List, 0, len(bs))
 	}
 	for _, b := range bs {
 		filters = append(filters, b.filter.Load())
-		hs, ts = append(hs, nil), append(ts, nil)
+		taken = append(taken, List{})
 	}
-	var rej, rejTail *NetBufferList
-	var dropped uint64
+	var rej List
 	for x := l; x != nil; x = x.mpNext {
-		x.Next = nil
 		k := int32(0)
 		for i, b := range bs {
-			if !filters[i].accepts(x, mac) {
+			if !accepts(filters[i], x, station) {
 				continue
 			}
 			d := x
@@ -345,12 +330,11 @@ func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Bin
 				d = a.clone(x, b)
 			}
 			k++
-			hs[i], ts[i] = link(hs[i], ts[i], d)
+			taken[i].Push(d)
 		}
 		switch k {
 		case 0:
-			dropped++
-			rej, rejTail = link(rej, rejTail, x)
+			rej.Push(x)
 		case 1:
 			x.state, x.shared = nblIndicated, false
 		default:
@@ -358,14 +342,10 @@ func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Bin
 			x.refs.Store(k)
 		}
 	}
-	if rej != nil {
-		a.stats.rxDropped.Add(dropped)
-		a.stats.rxReturned.Add(dropped)
-		a.mp.ReturnNetBufferLists(rej)
-	}
+	a.returnRejected(&rej)
 	for i, b := range bs {
-		if hs[i] != nil {
-			b.deliver(hs[i], flags)
+		if !taken[i].Empty() {
+			b.deliver(taken[i].Take(), flags)
 		}
 	}
 }
@@ -373,19 +353,18 @@ func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Bin
 // indicateLent delivers NBLs the protocols may not keep: each binding gets a
 // chain of the NBLs it accepts, in turn, and the miniport's own chain is
 // put back together afterwards.
-func (a *Adapter) indicateLent(l *NetBufferList, flags ReceiveFlags, bs []*Binding, mac *MacAddress) {
+func (a *Adapter) indicateLent(l *NetBufferList, flags ReceiveFlags, bs []*Binding, station MacAddress) {
 	for _, b := range bs {
 		f := b.filter.Load()
-		var head, tail *NetBufferList
+		var taken List
 		for x := l; x != nil; x = x.mpNext {
-			if f.accepts(x, mac) {
-				x.Next = nil
+			if accepts(f, x, station) {
 				x.state, x.rxBinding = nblLent, b
-				head, tail = link(head, tail, x)
+				taken.Push(x)
 			}
 		}
-		if head != nil {
-			b.deliver(head, flags)
+		if !taken.Empty() {
+			b.deliver(taken.Take(), flags)
 		}
 	}
 	for x := l; x != nil; x = x.mpNext {
@@ -394,13 +373,25 @@ func (a *Adapter) indicateLent(l *NetBufferList, flags ReceiveFlags, bs []*Bindi
 	}
 }
 
-// link appends x to the chain head…tail.
-func link(head, tail, x *NetBufferList) (*NetBufferList, *NetBufferList) {
-	if head == nil {
-		return x, x
+// accepts applies a binding's filter to a received NBL: its first frame's
+// destination decides, as every frame of an NBL shares one header.
+func accepts(f *PacketFilter, x *NetBufferList, station MacAddress) bool {
+	var first []byte
+	if len(x.Frames) != 0 {
+		first = x.Frames[0]
 	}
-	tail.Next = x
-	return head, x
+	return f.AcceptsFrame(first, station)
+}
+
+// returnRejected gives the NBLs no binding took back to the miniport.
+func (a *Adapter) returnRejected(rej *List) {
+	if rej.Empty() {
+		return
+	}
+	n := uint64(rej.Len())
+	a.stats.rxDropped.Add(n)
+	a.stats.rxReturned.Add(n)
+	a.mp.ReturnNetBufferLists(rej.Take())
 }
 
 func (a *Adapter) clone(x *NetBufferList, b *Binding) *NetBufferList {
@@ -433,8 +424,7 @@ func (b *Binding) deliver(l *NetBufferList, flags ReceiveFlags) {
 // blocks; a protocol may call it from inside its receive handler.
 func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
 	a := b.adapter
-	var head, tail *NetBufferList
-	var n uint64
+	var back List
 	for x := l; x != nil; {
 		next := x.Next
 		if x.state != nblIndicated || x.rxBinding != b {
@@ -453,17 +443,15 @@ func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
 			continue
 		}
 		x.state, x.shared = nblIdle, false
-		x.Next = nil
-		head, tail = link(head, tail, x)
-		n++
+		back.Push(x)
 		x = next
 	}
-	if head == nil {
+	if back.Empty() {
 		return
 	}
-	a.stats.rxReturned.Add(n)
+	a.stats.rxReturned.Add(uint64(back.Len()))
 	if a.halted.Load() {
 		return // the miniport is gone; nothing to give them back to
 	}
-	a.mp.ReturnNetBufferLists(head)
+	a.mp.ReturnNetBufferLists(back.Take())
 }

@@ -31,6 +31,12 @@ type MiniportDriver struct {
 	// adapter's Miniport, or an error (a Status, for preference) that
 	// leaves the adapter Halted. It must not wait for the runtime.
 	Initialize func(a *Adapter, p InitParameters) (Miniport, error)
+	// ValidateParams, optional, checks an adapter's parameters without
+	// creating anything: nil, or a *ParamError for the first bad key in
+	// sorted order. AddAdapter calls it before Initialize, and programs
+	// call it (Runtime.ValidateAdapterParams) to check a configuration
+	// before anything starts. It must not keep the map.
+	ValidateParams func(params map[string]string) error
 }
 
 // InitParameters are the adapter's configuration: its name and the
@@ -119,6 +125,9 @@ type ProtocolDriver struct {
 	// during the call; receive and status indications start once it has
 	// returned its Protocol.
 	BindAdapter func(b *Binding) (Protocol, error)
+	// ValidateParams, optional, checks a binding's parameters (BindParams)
+	// as MiniportDriver.ValidateParams does an adapter's.
+	ValidateParams func(params map[string]string) error
 }
 
 // Protocol is the set of ProtocolXxx handlers of one binding. The runtime

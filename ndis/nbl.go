@@ -102,14 +102,9 @@ type Pool struct {
 	limit int
 
 	mu        sync.Mutex
-	chunks    []poolChunk // returned chains, kept whole
-	free      int         // NBLs in chunks
+	chunks    []List // returned chains, kept whole
+	free      int    // NBLs in chunks
 	allocated int
-}
-
-type poolChunk struct {
-	head, tail *NetBufferList
-	n          int
 }
 
 // NewPool returns a pool of NBLs with one bufferSize-byte frame each. When
@@ -122,21 +117,18 @@ func NewPool(bufferSize, limit int) *Pool {
 // when the pool's limit is reached. Each NBL's Frames[0] is its whole
 // buffer; reslice it to the length of the frame written into it.
 func (p *Pool) Get(n int) (*NetBufferList, int) {
-	var head, tail *NetBufferList
-	got := 0
+	var out List
 	p.mu.Lock()
-	for got < n && len(p.chunks) > 0 {
+	for out.n < n && len(p.chunks) > 0 {
 		c := &p.chunks[len(p.chunks)-1]
-		if c.n <= n-got {
-			head, tail = joinChain(head, tail, c.head, c.tail)
-			got += c.n
+		if c.n <= n-out.n {
 			p.free -= c.n
-			*c = poolChunk{}
+			out.PushList(c)
 			p.chunks = p.chunks[:len(p.chunks)-1]
 			continue
 		}
-		// Take the first n-got of this chunk.
-		k := n - got
+		// Take the first k of this chunk.
+		k := n - out.n
 		last := c.head
 		for range k - 1 {
 			last = last.Next
@@ -144,36 +136,26 @@ func (p *Pool) Get(n int) (*NetBufferList, int) {
 		first := c.head
 		c.head, c.n = last.Next, c.n-k
 		last.Next = nil
-		head, tail = joinChain(head, tail, first, last)
-		got += k
+		out.join(first, last, k)
 		p.free -= k
 	}
-	for got < n && (p.limit <= 0 || p.allocated < p.limit) {
+	for out.n < n && (p.limit <= 0 || p.allocated < p.limit) {
 		p.allocated++
 		l := &NetBufferList{pool: p, buf: make([]byte, p.size)}
 		l.frame[0] = l.buf
 		l.Frames = l.frame[:]
-		head, tail = joinChain(head, tail, l, l)
-		got++
+		out.Push(l)
 	}
 	p.mu.Unlock()
-	return head, got
-}
-
-func joinChain(head, tail, h, t *NetBufferList) (*NetBufferList, *NetBufferList) {
-	if head == nil {
-		return h, t
-	}
-	tail.Next = h
-	return head, t
+	got := out.n
+	return out.Take(), got
 }
 
 // Put returns every NBL of the chain to the pool, clearing what it
 // carried; the frame buffer's contents are kept, so a sender may build its
 // frames once. NBLs that did not come from this pool are left alone.
 func (p *Pool) Put(l *NetBufferList) {
-	var head, tail *NetBufferList
-	n := 0
+	var back List
 	for l != nil {
 		next := l.Next
 		if l.pool == p {
@@ -188,16 +170,16 @@ func (p *Pool) Put(l *NetBufferList) {
 			l.Checksum, l.LargeSend = 0, 0
 			l.frame[0] = l.buf
 			l.Frames = l.frame[:]
-			head, tail = joinChain(head, tail, l, l)
-			n++
+			back.Push(l)
 		}
 		l = next
 	}
-	if n == 0 {
+	if back.Empty() {
 		return
 	}
+	n := back.n
 	p.mu.Lock()
-	p.chunks = append(p.chunks, poolChunk{head: head, tail: tail, n: n})
+	p.chunks = append(p.chunks, back)
 	p.free += n
 	p.mu.Unlock()
 }

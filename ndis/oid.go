@@ -24,8 +24,11 @@ const (
 	OIDGenLinkParameters       OID = 0x00010208
 	OIDGenMediaConnectStatusEx OID = 0x0001028A
 	OIDGenLinkSpeedEx          OID = 0x0001028B
-	OIDGenXmitOK               OID = 0x00020101
-	OIDGenRcvOK                OID = 0x00020102
+	OIDGenXmitOK               OID = 0x00020101 // frames sent without error
+	OIDGenRcvOK                OID = 0x00020102 // frames received without error
+	OIDGenXmitError            OID = 0x00020103 // frames not sent: an error, an abort
+	OIDGenRcvError             OID = 0x00020104 // frames received with an error
+	OIDGenRcvNoBuffer          OID = 0x00020105 // frames dropped: no receive buffer free
 	OIDGenResetCounts          OID = 0x00020214
 	OID8023PermanentAddress    OID = 0x01010101
 	OID8023CurrentAddress      OID = 0x01010102
@@ -34,6 +37,7 @@ const (
 	OIDOffloadEncapsulation    OID = 0x0101010A
 	OIDPnpAddWakeUpPattern     OID = 0xFD010103
 	OIDPmAddWolPattern         OID = 0xFD01010A
+	OIDTCPOffloadParameters    OID = 0xFC01020C // set: NDIS_OFFLOAD_PARAMETERS
 )
 
 var oidNames = map[OID]string{
@@ -51,6 +55,9 @@ var oidNames = map[OID]string{
 	OIDGenLinkSpeedEx:          "OID_GEN_LINK_SPEED_EX",
 	OIDGenXmitOK:               "OID_GEN_XMIT_OK",
 	OIDGenRcvOK:                "OID_GEN_RCV_OK",
+	OIDGenXmitError:            "OID_GEN_XMIT_ERROR",
+	OIDGenRcvError:             "OID_GEN_RCV_ERROR",
+	OIDGenRcvNoBuffer:          "OID_GEN_RCV_NO_BUFFER",
 	OIDGenResetCounts:          "OID_GEN_RESET_COUNTS",
 	OID8023PermanentAddress:    "OID_802_3_PERMANENT_ADDRESS",
 	OID8023CurrentAddress:      "OID_802_3_CURRENT_ADDRESS",
@@ -59,6 +66,7 @@ var oidNames = map[OID]string{
 	OIDOffloadEncapsulation:    "OID_OFFLOAD_ENCAPSULATION",
 	OIDPnpAddWakeUpPattern:     "OID_PNP_ADD_WAKE_UP_PATTERN",
 	OIDPmAddWolPattern:         "OID_PM_ADD_WOL_PATTERN",
+	OIDTCPOffloadParameters:    "OID_TCP_OFFLOAD_PARAMETERS",
 }
 
 // String returns the NDIS name of the OID, or its value in hexadecimal.

@@ -20,7 +20,11 @@ type oidEntry struct {
 	caller *OidRequest // the protocol's request; results are copied back
 	req    OidRequest  // what the miniport is given
 	kind   oidKind
-	filter *bindingFilter // the binding's new filter, for filter and multicast sets
+	// For a binding's filter or multicast set: the half of its filter it
+	// sets. The other half is read at commit, so two sets in flight never
+	// undo each other.
+	types     uint32
+	multicast []MacAddress
 
 	done       chan struct{} // closed when complete
 	status     Status
@@ -137,15 +141,13 @@ func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
 	if r.Type != RequestSet {
 		return e, StatusSuccess
 	}
-	cur := b.filter.Load()
 	switch r.OID {
 	case OIDGenCurrentPacketFilter:
 		v, s := r.Ulong()
 		if s != StatusSuccess {
 			return nil, s
 		}
-		e.kind = oidPacketFilter
-		e.filter = &bindingFilter{packetFilter: v, multicast: cur.multicast}
+		e.kind, e.types = oidPacketFilter, v
 	case OID8023MulticastList:
 		// The union's size is checked against the miniport's limit at
 		// dispatch.
@@ -153,8 +155,7 @@ func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
 		if s != StatusSuccess {
 			return nil, s
 		}
-		e.kind = oidMulticast
-		e.filter = &bindingFilter{packetFilter: cur.packetFilter, multicast: dedupe(list)}
+		e.kind, e.multicast = oidMulticast, dedupe(list)
 	}
 	return e, StatusSuccess
 }
@@ -176,15 +177,15 @@ func (a *Adapter) answerLocked(b *Binding, r *OidRequest) (Status, bool) {
 	case RequestQuery:
 		switch r.OID {
 		case OIDGenCurrentPacketFilter:
-			return r.PutUlong(b.filter.Load().packetFilter), true
+			return r.PutUlong(b.filter.Load().Types), true
 		case OID8023MulticastList:
-			return r.PutBytes(EncodeMulticastList(b.filter.Load().multicast)), true
+			return r.PutBytes(EncodeMulticastList(b.filter.Load().Multicast)), true
 		case OIDGenResetCounts:
 			return r.PutUlong(uint32(a.resetCount())), true
 		case OIDGenMaximumFrameSize:
 			return r.PutUlong(g.MtuSize), true
 		case OIDGenMaximumTotalSize:
-			return r.PutUlong(g.MtuSize + ethernetHeaderSize), true
+			return r.PutUlong(g.MtuSize + EthernetHeaderSize), true
 		case OID8023MaximumListSize:
 			return r.PutUlong(g.MaxMulticastListSize), true
 		}
@@ -290,12 +291,10 @@ func (a *Adapter) prepareLocked(e *oidEntry) bool {
 		var union uint32
 		for _, b := range a.bindings {
 			if b != e.b {
-				union |= b.filter.Load().packetFilter
+				union |= b.filter.Load().Types
 			}
 		}
-		if e.filter != nil {
-			union |= e.filter.packetFilter
-		}
+		union |= e.types
 		e.req.Buffer = Ulong(union) // what is cached on success
 		if a.cache.packetFilterSet && union == a.cache.packetFilter {
 			a.completeOidLocked(e, StatusSuccess)
@@ -305,12 +304,10 @@ func (a *Adapter) prepareLocked(e *oidEntry) bool {
 		var union []MacAddress
 		for _, b := range a.bindings {
 			if b != e.b {
-				union = append(union, b.filter.Load().multicast...)
+				union = append(union, b.filter.Load().Multicast...)
 			}
 		}
-		if e.filter != nil {
-			union = append(union, e.filter.multicast...)
-		}
+		union = append(union, e.multicast...)
 		union = dedupe(union)
 		if len(union) > int(a.general.MaxMulticastListSize) {
 			e.req.Buffer = nil // nothing to commit
@@ -410,8 +407,14 @@ func (a *Adapter) commitLocked(e *oidEntry) {
 			}
 		}
 	}
-	if e.filter != nil && e.b != nil {
-		e.b.filter.Store(e.filter)
+	if e.b != nil && e.kind != oidPlain {
+		f := *e.b.filter.Load()
+		if e.kind == oidPacketFilter {
+			f.Types = e.types
+		} else {
+			f.Multicast = e.multicast
+		}
+		e.b.filter.Store(&f)
 	}
 	a.refreshHWLocked()
 }
@@ -420,21 +423,11 @@ func (a *Adapter) commitLocked(e *oidEntry) {
 // miniport was given, if any (see rxState.hw).
 func (a *Adapter) refreshHWLocked() {
 	c := &a.cache
-	var hw *bindingFilter
+	var hw *PacketFilter
 	if c.packetFilterSet {
+		given := PacketFilter{Types: c.packetFilter, Multicast: c.multicast}
 		for _, b := range a.bindings {
-			f := b.filter.Load()
-			if b.closed.Load() || f.packetFilter != c.packetFilter || len(f.multicast) != len(c.multicast) {
-				continue
-			}
-			same := true
-			for _, m := range f.multicast {
-				if !slices.Contains(c.multicast, m) {
-					same = false
-					break
-				}
-			}
-			if same {
+			if f := b.filter.Load(); !b.closed.Load() && f.sameAs(&given) {
 				hw = f
 				break
 			}
@@ -448,12 +441,12 @@ func (a *Adapter) refreshHWLocked() {
 // the miniport stops receiving what nobody wants any more. The unions are
 // computed when the requests reach the front of the queue, so that sets
 // queued before them count.
-func (a *Adapter) refilterLocked(gone *bindingFilter) {
-	if gone.packetFilter != 0 && a.cache.packetFilterSet {
+func (a *Adapter) refilterLocked(gone *PacketFilter) {
+	if gone.Types != 0 && a.cache.packetFilterSet {
 		a.oidq = append(a.oidq, &oidEntry{kind: oidPacketFilter,
 			req: OidRequest{Type: RequestSet, OID: OIDGenCurrentPacketFilter}})
 	}
-	if len(gone.multicast) != 0 && a.cache.multicastSet {
+	if len(gone.Multicast) != 0 && a.cache.multicastSet {
 		a.oidq = append(a.oidq, &oidEntry{kind: oidMulticast,
 			req: OidRequest{Type: RequestSet, OID: OID8023MulticastList}})
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,7 +24,6 @@ var (
 	ErrInvalidState     = errors.New("ndis: operation not allowed in the adapter's state")
 	ErrAdapterHalted    = errors.New("ndis: adapter halted")
 	ErrRuntimeClosed    = errors.New("ndis: runtime closed")
-	ErrBindingClosed    = errors.New("ndis: binding closed")
 	ErrResetUnsupported = errors.New("ndis: the adapter's driver cannot be reset")
 )
 
@@ -153,7 +155,23 @@ func (rt *Runtime) AddAdapter(ctx context.Context, name, driver string, params m
 	d, ok := rt.miniports[driver]
 	if !ok {
 		rt.mu.Unlock()
-		return nil, fmt.Errorf("%w: %q", ErrUnknownDriver, driver)
+		return nil, rt.unknown(ErrUnknownDriver, driver)
+	}
+	if _, ok := rt.adapters[name]; ok {
+		rt.mu.Unlock()
+		return nil, fmt.Errorf("%w: adapter %q", ErrDuplicateName, name)
+	}
+	rt.mu.Unlock()
+	params = maps.Clone(params)
+	if d.ValidateParams != nil {
+		if err := d.ValidateParams(params); err != nil {
+			return nil, fmt.Errorf("ndis: adapter %q: %w", name, err)
+		}
+	}
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return nil, ErrRuntimeClosed
 	}
 	if _, ok := rt.adapters[name]; ok {
 		rt.mu.Unlock()
@@ -179,8 +197,15 @@ func (rt *Runtime) AddAdapter(ctx context.Context, name, driver string, params m
 
 // Bind is NdisOpenAdapterEx driven by the runtime: it opens a binding of
 // the named protocol to the named adapter and calls the protocol's
-// BindAdapter. A Bind while the adapter is resetting waits for RESET_END.
-func (rt *Runtime) Bind(ctx context.Context, protocol, adapter string) (*Binding, error) {
+// BindAdapter, which finds its parameters (BindParams) in
+// (*Binding).Params. The protocol driver's ValidateParams, when it has
+// one, checks them first. A Bind while the adapter is resetting waits for
+// RESET_END.
+func (rt *Runtime) Bind(ctx context.Context, protocol, adapter string, opts ...BindOption) (*Binding, error) {
+	var bc bindConfig
+	for _, o := range opts {
+		o(&bc)
+	}
 	rt.mu.Lock()
 	p, ok := rt.protocols[protocol]
 	a, aok := rt.adapters[adapter]
@@ -190,11 +215,30 @@ func (rt *Runtime) Bind(ctx context.Context, protocol, adapter string) (*Binding
 	case closed:
 		return nil, ErrRuntimeClosed
 	case !ok:
-		return nil, fmt.Errorf("%w: %q", ErrUnknownProtocol, protocol)
+		return nil, rt.unknown(ErrUnknownProtocol, protocol)
 	case !aok:
-		return nil, fmt.Errorf("%w: %q", ErrUnknownAdapter, adapter)
+		return nil, rt.unknown(ErrUnknownAdapter, adapter)
 	}
-	return a.bind(ctx, p)
+	if p.ValidateParams != nil {
+		if err := p.ValidateParams(maps.Clone(bc.params)); err != nil {
+			return nil, fmt.Errorf("ndis: binding of %q to %q: %w", protocol, adapter, err)
+		}
+	}
+	return a.bind(ctx, p, bc.params)
+}
+
+// BindOption configures a Bind.
+type BindOption func(*bindConfig)
+
+type bindConfig struct {
+	params map[string]string
+}
+
+// BindParams gives the binding its parameters: what NDIS_BIND_PARAMETERS
+// points a protocol to in the registry. The protocol reads them with
+// (*Binding).Params; the map is copied.
+func BindParams(params map[string]string) BindOption {
+	return func(c *bindConfig) { c.params = maps.Clone(params) }
 }
 
 // PauseAdapter pauses a Running adapter (MiniportPause) and returns once it
@@ -307,9 +351,30 @@ func (rt *Runtime) Close(ctx context.Context) error {
 func (rt *Runtime) lookup(name string) (*Adapter, error) {
 	a, ok := rt.Adapter(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownAdapter, name)
+		return nil, rt.unknown(ErrUnknownAdapter, name)
 	}
 	return a, nil
+}
+
+// unknown returns err for a name that is not registered, with the names
+// that are: "ndis: unknown driver "x" (known: loopback, sim)".
+func (rt *Runtime) unknown(err error, name string) error {
+	rt.mu.Lock()
+	var known []string
+	switch err {
+	case ErrUnknownDriver:
+		known = slices.Collect(maps.Keys(rt.miniports))
+	case ErrUnknownProtocol:
+		known = slices.Collect(maps.Keys(rt.protocols))
+	case ErrUnknownAdapter:
+		known = slices.Collect(maps.Keys(rt.adapters))
+	}
+	rt.mu.Unlock()
+	if len(known) == 0 {
+		return fmt.Errorf("%w %q (none registered)", err, name)
+	}
+	slices.Sort(known)
+	return fmt.Errorf("%w %q (known: %s)", err, name, strings.Join(known, ", "))
 }
 
 func (rt *Runtime) forget(a *Adapter) {

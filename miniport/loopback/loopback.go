@@ -81,7 +81,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/gondis/gondis/miniport/internal/param"
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gondis/gondis/miniport/internal/param"
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 

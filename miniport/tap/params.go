@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gondis/gondis/miniport/internal/param"
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 

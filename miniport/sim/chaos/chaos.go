@@ -328,7 +328,7 @@ func (s *soak) performed(as []*ndis.Adapter) uint64 {
 // and RESET_END.
 func (s *soak) resetOpen(a *ndis.Adapter) bool {
 	for _, p := range s.protos {
-		if p.b.Adapter() == a && p.inReset.Load() {
+		if p.b.Adapter().Name() == a.Name() && p.inReset.Load() {
 			return true
 		}
 	}
