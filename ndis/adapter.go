@@ -49,6 +49,7 @@ type Adapter struct {
 	bindings   []*Binding
 	oidq       []*oidEntry // protocol OIDs not yet dispatched, FIFO
 	oidActive  *oidEntry   // the one OID at the miniport
+	oidDone    oidCompletions
 	cache      addressingCache
 	rs         resetLocked // see reset.go
 	watch      sendWatch   // see hang.go

@@ -17,17 +17,19 @@ type Binding struct {
 	protocol  Protocol          // set once, under the adapter lock, when BindAdapter has returned
 	ready     atomic.Bool       // protocol is set
 
-	// Send completions that arrive while BindAdapter runs (a protocol may
-	// send from it) wait here for the protocol to exist.
-	earlyMu sync.Mutex
-	early   List
+	// Sends made while BindAdapter runs wait here, and reach the miniport
+	// once it has returned a protocol to complete them to; a failed bind
+	// drops them, so none of them ever reached the miniport.
+	heldMu sync.Mutex
+	held   List
 
 	filter   atomic.Pointer[PacketFilter] // this binding's packet filter and multicast list; never modified
 	closed   atomic.Bool
-	inflight atomic.Int64 // NBLs sent and not yet completed
-	active   atomic.Int64 // protocol callbacks in progress
-	drained  chan struct{}
-	closeMu  sync.Mutex // serialises Close
+	unbound  atomic.Bool   // UnbindAdapter was called, or the protocol closed the binding itself
+	inflight atomic.Int64  // NBLs sent and not yet completed
+	active   atomic.Int64  // protocol callbacks in progress
+	done     chan struct{} // closed when the close is complete
+	doneOnce sync.Once
 }
 
 // Protocol returns the binding's protocol name.
@@ -66,7 +68,7 @@ func (b *Binding) MulticastList() []MacAddress {
 }
 
 func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver, params map[string]string) (*Binding, error) {
-	b := &Binding{adapter: a, protoName: p.Name, params: params, drained: make(chan struct{}, 1)}
+	b := &Binding{adapter: a, protoName: p.Name, params: params, done: make(chan struct{})}
 	b.filter.Store(&PacketFilter{})
 	// R12: a bind waits for a reset in progress to end.
 	for {
@@ -98,23 +100,24 @@ func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver, params map[string
 		err = fmt.Errorf("%w: BindAdapter returned no Protocol", StatusFailure)
 	}
 	if err != nil {
-		// Completions of sends it made meanwhile have no protocol to go to.
-		b.closed.Store(true)
-		a.mu.Lock()
-		a.closeBindingLocked(b)
-		a.mu.Unlock()
-		a.kick()
+		// The sends it made meanwhile never reached the miniport: they go
+		// with the protocol.
+		b.unbound.Store(true)
+		b.heldMu.Lock()
+		b.held.Take()
+		b.heldMu.Unlock()
+		b.closeNow()
 		return nil, fmt.Errorf("ndis: protocol %q failed to bind to %q: %w", p.Name, a.name, err)
 	}
 	a.mu.Lock()
 	b.protocol = proto
-	b.earlyMu.Lock()
+	b.heldMu.Lock()
 	b.ready.Store(true)
-	early := b.early.Take()
-	b.earlyMu.Unlock()
+	held := b.held.Take()
+	b.heldMu.Unlock()
 	a.mu.Unlock()
-	if early != nil {
-		proto.SendNetBufferListsComplete(early)
+	if held != nil {
+		b.SendNetBufferLists(held)
 	}
 	// R12 again: a reset may have started while BindAdapter ran; the
 	// binding joins the datapath, and hears of resets, once it is over.
@@ -141,19 +144,16 @@ func (a *Adapter) bind(ctx context.Context, p *ProtocolDriver, params map[string
 	}
 }
 
-// sendComplete hands completed sends to the protocol, or holds them until
-// its BindAdapter has returned.
-func (b *Binding) sendComplete(l *NetBufferList) {
-	if !b.ready.Load() {
-		b.earlyMu.Lock()
-		if !b.ready.Load() {
-			b.early.PushChain(l)
-			b.earlyMu.Unlock()
-			return
-		}
-		b.earlyMu.Unlock()
+// holdSend keeps a send made while BindAdapter runs, and reports whether
+// it did: false once the protocol exists.
+func (b *Binding) holdSend(l *NetBufferList) bool {
+	b.heldMu.Lock()
+	defer b.heldMu.Unlock()
+	if b.ready.Load() {
+		return false
 	}
-	b.protocol.SendNetBufferListsComplete(l)
+	b.held.PushChain(l)
+	return true
 }
 
 // publishBindingsLocked makes the open bindings with a protocol visible to
@@ -192,49 +192,59 @@ func (b *Binding) enter() bool {
 
 func (b *Binding) leave() {
 	if b.active.Add(-1) == 0 && b.closed.Load() {
-		b.signalDrained()
+		b.maybeDone()
 	}
 }
 
-func (b *Binding) signalDrained() {
-	select {
-	case b.drained <- struct{}{}:
-	default:
+// maybeDone completes the close once the binding is closed, none of its
+// sends is in flight and none of its handlers runs. Every decrement of
+// those counts calls it, so the last one out completes the close.
+func (b *Binding) maybeDone() {
+	if b.closed.Load() && b.inflight.Load() == 0 && b.active.Load() == 0 {
+		b.doneOnce.Do(func() { close(b.done) })
 	}
 }
 
 // Close is NdisCloseAdapterEx. Sends after Close complete at once with
-// StatusClosing and its queued OIDs fail with StatusClosing. Close waits,
-// within ctx, for the binding's sends to be completed and for protocol
-// callbacks in progress to return; after it returns the protocol gets no
-// more receive or status indications. NBLs the protocol still holds may
-// still be returned. Close twice is fine.
+// StatusClosing and its queued OIDs fail with StatusClosing; the protocol
+// gets no UnbindAdapter. The close is complete once the binding's sends
+// have all been completed and no handler of the protocol runs any more;
+// then Done is closed and no receive or status indication reaches the
+// protocol again. NBLs the protocol still holds may still be returned.
+//
+// Close waits, within ctx, for the close to complete, except when it is
+// called from inside a handler the runtime runs (a Status, a receive, a
+// completion, BindAdapter, UnbindAdapter): it cannot wait for the handler
+// it runs in, so it returns at once and the close completes once the
+// handler returns (NDIS's pending close). Close twice is fine.
 func (b *Binding) Close(ctx context.Context) error {
-	b.closeMu.Lock()
-	defer b.closeMu.Unlock()
-	a := b.adapter
-	if !b.closed.Swap(true) {
-		a.mu.Lock()
-		a.closeBindingLocked(b)
-		a.mu.Unlock()
-		a.kick()
+	b.unbound.Store(true)
+	b.closeNow()
+	if calledFromRuntime() {
+		return nil
 	}
-	for b.inflight.Load() != 0 || b.active.Load() != 0 {
-		select {
-		case <-b.drained:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	b.maybeDone()
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
-// unbind runs ProtocolUnbindAdapterEx, if the protocol has one, then
-// closes the binding. The adapter is paused, so no send is in flight.
+// Done is closed when the binding's close is complete: no send in flight,
+// no handler running.
+func (b *Binding) Done() <-chan struct{} { return b.done }
+
+// unbind runs ProtocolUnbindAdapterEx, once, if the protocol has one and
+// did not close the binding itself, then closes the binding. The adapter
+// is paused, so no send is in flight.
 func (b *Binding) unbind() {
-	if b.ready.Load() && !b.closed.Load() {
+	if b.ready.Load() && b.unbound.CompareAndSwap(false, true) {
 		if u, ok := b.protocol.(Unbinder); ok {
+			b.active.Add(1) // a handler, even on a binding closed under it
 			u.UnbindAdapter()
+			b.leave()
 		}
 	}
 	b.closeNow()
@@ -245,6 +255,7 @@ func (b *Binding) closeNow() {
 	if b.closed.Swap(true) {
 		return
 	}
+	defer b.maybeDone()
 	a := b.adapter
 	a.mu.Lock()
 	a.closeBindingLocked(b)

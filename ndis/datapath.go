@@ -52,11 +52,16 @@ type rxState struct {
 // SendNetBufferLists is NdisSendNetBufferLists: it hands the chain to the
 // miniport, or, when the adapter is not Running or is resetting, completes
 // every NBL of it at once, inline, with StatusPaused or
-// StatusResetInProgress. Every NBL comes back exactly once through the
-// protocol's SendNetBufferListsComplete. It never blocks; it may be called
-// from any goroutine, including inside the protocol's own callbacks.
+// StatusResetInProgress (StatusClosing after Close). Every NBL comes back
+// exactly once through the protocol's SendNetBufferListsComplete. Sends
+// made while BindAdapter runs are held and reach the miniport once it has
+// returned. It never blocks; it may be called from any goroutine,
+// including inside the protocol's own callbacks.
 func (b *Binding) SendNetBufferLists(l *NetBufferList) {
 	if l == nil {
+		return
+	}
+	if !b.ready.Load() && b.holdSend(l) {
 		return
 	}
 	a := b.adapter
@@ -70,8 +75,12 @@ func (b *Binding) SendNetBufferLists(l *NetBufferList) {
 			bytes += uint64(len(f))
 		}
 	}
+	// Count the batch in flight before looking at closed: a Close that
+	// has seen nothing in flight has closed the binding first, so this
+	// sender sees it closed (Close waits for what it counts).
+	b.inflight.Add(int64(n))
 	if b.closed.Load() {
-		b.rejectSend(l, StatusClosing)
+		b.rejectSend(l, n, StatusClosing)
 		return
 	}
 	// Check before entering, so that senders bouncing off a closed gate
@@ -89,10 +98,9 @@ func (b *Binding) SendNetBufferLists(l *NetBufferList) {
 			s = StatusResetInProgress
 		}
 		a.stats.sendRejected.Add(n)
-		b.rejectSend(l, s)
+		b.rejectSend(l, n, s)
 		return
 	}
-	b.inflight.Add(int64(n))
 	a.stats.sentNBLs.Add(n)
 	a.stats.sentFrames.Add(frames)
 	a.stats.sentBytes.Add(bytes)
@@ -100,13 +108,16 @@ func (b *Binding) SendNetBufferLists(l *NetBufferList) {
 	a.leaveGate()
 }
 
-// rejectSend completes a chain that never reached the miniport.
-func (b *Binding) rejectSend(l *NetBufferList, s Status) {
+// rejectSend completes a chain of n NBLs that never reached the miniport.
+func (b *Binding) rejectSend(l *NetBufferList, n uint64, s Status) {
 	for x := l; x != nil; x = x.Next {
 		x.state = nblIdle
 		x.Status = s
 	}
-	b.sendComplete(l)
+	b.protocol.SendNetBufferListsComplete(l)
+	if b.inflight.Add(-int64(n)) == 0 {
+		b.maybeDone()
+	}
 }
 
 // leaveGate takes a sender out of the gate and kicks the work goroutine
@@ -167,9 +178,9 @@ func (b *Binding) completeSends(run *List) {
 		return
 	}
 	n := run.Len()
-	b.sendComplete(run.Take())
+	b.protocol.SendNetBufferListsComplete(run.Take())
 	if b.inflight.Add(-int64(n)) == 0 && b.closed.Load() {
-		b.signalDrained()
+		b.maybeDone()
 	}
 }
 

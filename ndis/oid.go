@@ -170,6 +170,9 @@ func (r *OidRequest) PacketFilter(supported uint32) (uint32, Status) {
 // the nearest whole list) for a ragged buffer, StatusInvalidData for a
 // unicast address, StatusMulticastFull for too many.
 func (r *OidRequest) MulticastList(max int) ([]MacAddress, Status) {
+	if len(r.Buffer)%6 == 0 && len(r.Buffer)/6 > max {
+		return nil, StatusMulticastFull // before decoding a list of any length
+	}
 	list, s := DecodeMulticastList(r.Buffer)
 	switch {
 	case s == StatusInvalidLength:
@@ -177,8 +180,6 @@ func (r *OidRequest) MulticastList(max int) ([]MacAddress, Status) {
 		return nil, s
 	case s != StatusSuccess:
 		return nil, s
-	case len(list) > max:
-		return nil, StatusMulticastFull
 	}
 	r.BytesWritten = len(r.Buffer)
 	return list, StatusSuccess

@@ -26,12 +26,13 @@ type oidEntry struct {
 	types     uint32
 	multicast []MacAddress
 
-	done       chan struct{} // closed when complete
+	complete   func(*OidRequest, Status) // OidRequestAsync's completion, or nil
+	done       chan struct{}             // closed when complete
 	status     Status
 	dispatched bool // handed to the miniport
 	pending    bool // the miniport answered StatusPending
 	completed  bool
-	abandoned  bool // the caller gave up; the result goes nowhere
+	abandoned  bool // the caller was answered already (cancelled); the result goes nowhere
 	orphaned   bool // given up after a reset while the miniport still holds it (R7)
 	since      time.Time
 	ticks      int  // check-for-hang ticks seen while pending
@@ -62,20 +63,84 @@ type addressingCache struct {
 // OIDPnpAddWakeUpPattern.
 const OIDPnpRemoveWakeUpPattern OID = 0xFD010104
 
-// OidRequest is NdisOidRequest: it queues the request for the adapter and
-// blocks until it is complete or ctx ends (then StatusRequestAborted; a
-// request already at the miniport finishes there, and its result is
-// dropped). During a reset it fails at once with StatusResetInProgress, as
-// NDIS does; on a closed binding with StatusClosing. r's Buffer,
-// BytesWritten and BytesNeeded receive the results.
-func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
-	if r == nil {
+// OidRequestAsync is NdisOidRequest, in NDIS's shape: it queues the
+// request for the adapter and returns StatusPending, after which complete
+// runs exactly once, from a runtime goroutine, when the request is
+// complete (ProtocolOidRequestComplete); or it returns a final status at
+// once and complete never runs: a request the runtime answers itself, a
+// malformed one, StatusResetInProgress during a reset (R5), StatusClosing
+// on a closed binding or a halting adapter.
+//
+// The runtime owns r until complete runs: then r's Buffer, BytesWritten
+// and BytesNeeded hold the results. The miniport is given a copy, so a
+// request given up with CancelOidRequest may be reused at once. It never
+// blocks and may be called from any goroutine, inside any handler.
+func (b *Binding) OidRequestAsync(r *OidRequest, complete func(r *OidRequest, s Status)) Status {
+	if complete == nil {
 		return StatusInvalidParameter
+	}
+	e, s := b.queueOid(r, complete)
+	if e == nil {
+		return s
+	}
+	return StatusPending
+}
+
+// OidRequest is OidRequestAsync for programs that wait: it blocks until
+// the request is complete or ctx ends (then StatusRequestAborted, as
+// CancelOidRequest). r's Buffer, BytesWritten and BytesNeeded receive the
+// results. Inside a protocol handler use OidRequestAsync: a handler that
+// waits for a request its own adapter cannot serve until the handler
+// returns (a status indicated from MiniportRestart, say) waits until ctx
+// ends.
+func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
+	e, s := b.queueOid(r, nil)
+	if e == nil {
+		return s
+	}
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		if b.adapter.cancelOid(e) {
+			return StatusRequestAborted
+		}
+		<-e.done
+	}
+	return e.status
+}
+
+// CancelOidRequest is NdisCancelOidRequest: a request of the binding that
+// has not completed completes at once with StatusRequestAborted (its
+// completion runs). A request still queued never reaches the miniport; one
+// the miniport holds finishes there, and its result is dropped. It reports
+// whether it cancelled anything.
+func (b *Binding) CancelOidRequest(r *OidRequest) bool {
+	a := b.adapter
+	a.mu.Lock()
+	var e *oidEntry
+	if x := a.oidActive; x != nil && x.caller == r && x.b == b {
+		e = x
+	}
+	for _, x := range a.oidq {
+		if x.caller == r && x.b == b {
+			e = x
+		}
+	}
+	a.mu.Unlock()
+	return e != nil && a.cancelOid(e)
+}
+
+// queueOid checks a protocol's request, answers it when the runtime can,
+// and otherwise queues it: it returns the queued entry, or nil and the
+// final status.
+func (b *Binding) queueOid(r *OidRequest, complete func(*OidRequest, Status)) (*oidEntry, Status) {
+	if r == nil {
+		return nil, StatusInvalidParameter
 	}
 	switch r.Type {
 	case RequestQuery, RequestSet, RequestMethod:
 	default:
-		return StatusInvalidParameter
+		return nil, StatusInvalidParameter
 	}
 	r.BytesWritten, r.BytesNeeded = 0, 0
 	a := b.adapter
@@ -83,56 +148,63 @@ func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
 	switch {
 	case b.closed.Load() || a.exiting || a.reset.halting.Load():
 		a.mu.Unlock()
-		return StatusClosing
+		return nil, StatusClosing
 	case a.resetBlocksOIDsLocked():
 		a.mu.Unlock()
-		return StatusResetInProgress
+		return nil, StatusResetInProgress
 	}
 	if s, ok := a.answerLocked(b, r); ok {
 		a.mu.Unlock()
-		return s
+		return nil, s
 	}
-	e, s := newOidEntry(b, r)
+	maxList := int(a.general.MaxMulticastListSize)
+	a.mu.Unlock()
+	// Decoding a set's list happens outside the lock: a long multicast
+	// list must not stall the adapter.
+	e, s := newOidEntry(b, r, maxList)
 	if s != StatusSuccess {
+		return nil, s
+	}
+	e.complete = complete
+	a.mu.Lock()
+	switch {
+	case b.closed.Load() || a.exiting || a.reset.halting.Load():
 		a.mu.Unlock()
-		return s
+		return nil, StatusClosing
+	case a.resetBlocksOIDsLocked():
+		a.mu.Unlock()
+		return nil, StatusResetInProgress
 	}
 	a.oidq = append(a.oidq, e)
 	a.mu.Unlock()
 	a.kick()
+	return e, StatusPending
+}
 
-	select {
-	case <-e.done:
-	case <-ctx.Done():
-		a.mu.Lock()
-		if !e.completed {
-			if i := slices.Index(a.oidq, e); i >= 0 {
-				a.oidq = slices.Delete(a.oidq, i, i+1)
-				e.completed = true
-			}
-			e.abandoned = true
-			a.mu.Unlock()
-			return StatusRequestAborted
-		}
-		a.mu.Unlock()
-		<-e.done
-	}
+// cancelOid gives up on a request that has not completed: a queued one
+// leaves the queue; one at the miniport stays there, abandoned. Its caller
+// hears StatusRequestAborted now. It reports whether the request was still
+// incomplete.
+func (a *Adapter) cancelOid(e *oidEntry) bool {
 	a.mu.Lock()
-	orphaned := e.orphaned
-	a.mu.Unlock()
-	if orphaned {
-		return e.status // the miniport still holds e.req: nothing to copy
+	defer a.mu.Unlock()
+	if e.completed || e.abandoned {
+		return false
 	}
-	r.BytesWritten, r.BytesNeeded = e.req.BytesWritten, e.req.BytesNeeded
-	if r.Type != RequestSet {
-		n := min(max(e.req.BytesWritten, 0), len(r.Buffer), len(e.req.Buffer))
-		copy(r.Buffer, e.req.Buffer[:n])
+	if i := slices.Index(a.oidq, e); i >= 0 {
+		a.oidq = slices.Delete(a.oidq, i, i+1)
+		a.completeOidLocked(e, StatusRequestAborted)
+		return true
 	}
-	return e.status
+	// At the miniport: the entry stays active until the miniport completes
+	// it; the caller is answered now and hears nothing more.
+	e.status, e.abandoned = StatusRequestAborted, true
+	a.wakeCallerLocked(e)
+	return true
 }
 
 // newOidEntry checks a protocol's request and makes the runtime's copy.
-func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
+func newOidEntry(b *Binding, r *OidRequest, maxList int) (*oidEntry, Status) {
 	e := &oidEntry{b: b, caller: r, done: make(chan struct{})}
 	e.req = OidRequest{Type: r.Type, OID: r.OID, Buffer: bytes.Clone(r.Buffer)}
 	if e.req.Buffer == nil {
@@ -149,9 +221,10 @@ func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
 		}
 		e.kind, e.types = oidPacketFilter, v
 	case OID8023MulticastList:
-		// The union's size is checked against the miniport's limit at
-		// dispatch.
-		list, s := r.MulticastList(int(^uint(0) >> 1))
+		// A list longer than the miniport takes fails here, before any
+		// work on it; the union of every binding's list is checked against
+		// the same limit at dispatch.
+		list, s := r.MulticastList(maxList)
 		if s != StatusSuccess {
 			return nil, s
 		}
@@ -160,10 +233,14 @@ func newOidEntry(b *Binding, r *OidRequest) (*oidEntry, Status) {
 	return e, StatusSuccess
 }
 
+// dedupe returns the list without repeated addresses, in first-seen
+// order, in linear time.
 func dedupe(list []MacAddress) []MacAddress {
 	out := make([]MacAddress, 0, len(list))
+	seen := make(map[MacAddress]struct{}, len(list))
 	for _, m := range list {
-		if !slices.Contains(out, m) {
+		if _, ok := seen[m]; !ok {
+			seen[m] = struct{}{}
 			out = append(out, m)
 		}
 	}
@@ -263,6 +340,9 @@ func (a *Adapter) stepOID() bool {
 	a.mu.Unlock()
 
 	s := a.mp.OidRequest(&e.req)
+	if s != StatusPending {
+		a.checkOidResult(&e.req)
+	}
 
 	a.mu.Lock()
 	switch {
@@ -329,6 +409,9 @@ func (a *Adapter) OidRequestComplete(r *OidRequest, s Status) {
 	if a.afterHalt("OidRequestComplete") {
 		return
 	}
+	if r != nil {
+		a.checkOidResult(r)
+	}
 	a.mu.Lock()
 	e := a.oidActive
 	if e == nil || &e.req != r || e.completed {
@@ -348,6 +431,16 @@ func (a *Adapter) OidRequestComplete(r *OidRequest, s Status) {
 	a.completeOidLocked(e, s)
 	a.mu.Unlock()
 	a.kick()
+}
+
+// checkOidResult reports a miniport's answer that claims more bytes than
+// the request's buffer holds and cuts the claim to the buffer, so that no
+// protocol slices past it.
+func (a *Adapter) checkOidResult(r *OidRequest) {
+	if r.BytesWritten > len(r.Buffer) || r.BytesWritten < 0 {
+		a.violate(RuleInvalidCall, "%s answered with BytesWritten %d for a %d-byte buffer", r.OID, r.BytesWritten, len(r.Buffer))
+		r.BytesWritten = min(max(r.BytesWritten, 0), len(r.Buffer))
+	}
 }
 
 // orphanedOID reports whether r is a request the runtime gave up on after
@@ -374,8 +467,61 @@ func (a *Adapter) completeOidLocked(e *oidEntry, s Status) {
 	if s == StatusSuccess && e.req.Type == RequestSet {
 		a.commitLocked(e)
 	}
+	if e.abandoned {
+		return
+	}
+	if r := e.caller; r != nil && !e.orphaned {
+		r.BytesWritten, r.BytesNeeded = e.req.BytesWritten, e.req.BytesNeeded
+		if r.Type != RequestSet {
+			n := min(max(e.req.BytesWritten, 0), len(r.Buffer), len(e.req.Buffer))
+			copy(r.Buffer, e.req.Buffer[:n])
+			r.BytesWritten = n
+		}
+	}
+	a.wakeCallerLocked(e)
+}
+
+// wakeCallerLocked wakes the protocol whose request is answered: the
+// waiting OidRequest, or OidRequestAsync's completion, which a runtime
+// goroutine runs, in the order the requests were answered.
+func (a *Adapter) wakeCallerLocked(e *oidEntry) {
 	if e.done != nil {
 		close(e.done)
+	}
+	if e.complete != nil {
+		a.oidDone.push(e)
+		if !a.oidDone.running {
+			a.oidDone.running = true
+			go a.deliverOidCompletions()
+		}
+	}
+}
+
+// oidCompletions are OidRequestAsync completions waiting for delivery, in
+// the order the requests completed.
+type oidCompletions struct {
+	q       []*oidEntry
+	running bool // a goroutine is delivering them
+}
+
+func (c *oidCompletions) push(e *oidEntry) { c.q = append(c.q, e) }
+
+// deliverOidCompletions runs OidRequestAsync completions, in order, with
+// no lock held, until none is left.
+func (a *Adapter) deliverOidCompletions() {
+	for {
+		a.mu.Lock()
+		q := a.oidDone.q
+		a.oidDone.q = nil
+		if len(q) == 0 {
+			a.oidDone.running = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		for _, e := range q {
+			e.complete(e.caller, e.status)
+		}
 	}
 }
 
