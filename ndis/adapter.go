@@ -64,8 +64,9 @@ type Adapter struct {
 	restartOutstanding bool
 	restartDone        bool
 	restartStatus      Status
-	removeRequested    bool // RemoveMiniport or escalation: fail the adapter
-	failureQueued      bool // its removal is queued
+	removeRequested    bool   // RemoveMiniport or escalation: fail the adapter
+	failureQueued      bool   // its removal is queued
+	failure            string // why the adapter failed; "" while it has not
 }
 
 func newAdapter(rt *Runtime, name string, d *MiniportDriver, params map[string]string) *Adapter {
@@ -400,6 +401,11 @@ func (a *Adapter) restartLocked(op *lifeOp) bool {
 			a.mu.Unlock()
 			return true
 		}
+		if a.removeRequested {
+			a.finishOpLocked(fmt.Errorf("%w: %q failed", ErrAdapterHalted, a.name))
+			a.mu.Unlock()
+			return true
+		}
 		if a.resetActiveLocked() {
 			a.mu.Unlock()
 			return false // RESET_END kicks us
@@ -431,6 +437,11 @@ func (a *Adapter) restartLocked(op *lifeOp) bool {
 		if s := a.restartStatus; s != StatusSuccess {
 			a.setStateLocked(AdapterPaused)
 			a.finishOpLocked(fmt.Errorf("ndis: MiniportRestart of %q failed: %w", a.name, s))
+		} else if a.removeRequested {
+			// Failed while restarting (R9): the miniport declared itself
+			// dead, so its gate stays shut; the queued removal halts it.
+			a.setStateLocked(AdapterPaused)
+			a.finishOpLocked(fmt.Errorf("%w: %q failed while restarting", ErrAdapterHalted, a.name))
 		} else {
 			a.setStateLocked(AdapterRunning)
 			a.finishOpLocked(nil)
@@ -533,13 +544,16 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 			return false // RESET_END or the OID's completion kicks us
 		}
 		a.failQueuedOIDsLocked(StatusClosing)
-		if a.state != AdapterPaused {
-			// Shutdown (no halt after MiniportShutdownEx) or never initialized.
+		if a.state != AdapterPaused && a.state != AdapterShutdown {
+			// Never initialized: nothing to halt.
 			a.exiting = true
 			a.finishOpLocked(nil)
 			a.mu.Unlock()
 			return true
 		}
+		// After MiniportShutdownEx NDIS halts nothing, as the machine
+		// stops; a gondis process goes on, so removal halts a shut-down
+		// miniport too, to free its goroutines and devices (docs/RESET.md).
 		op.phase = 3
 		a.mu.Unlock()
 		a.mp.Halt(op.action)
@@ -595,8 +609,22 @@ func (a *Adapter) finished() bool {
 		b.closeNow()
 	}
 	a.flushEvents()
-	a.rt.forget(a)
+	if a.failure == "" {
+		a.rt.forget(a)
+	}
+	// A failed adapter stays listed, Halted, with its reason, until it is
+	// removed or initialized again (Runtime.ReinitializeAdapter).
 	return true
+}
+
+// FailureReason says why the adapter failed (RemoveMiniport, escalation,
+// a reset or handler time-out), or "" when it has not. A failed adapter
+// stays in Runtime.Adapters, Halted, until RemoveAdapter forgets it or
+// ReinitializeAdapter replaces it.
+func (a *Adapter) FailureReason() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.failure
 }
 
 // RemoveMiniport is NdisMRemoveMiniport: the miniport declares its adapter
@@ -625,6 +653,7 @@ func (a *Adapter) failLocked(why string) {
 		return
 	}
 	a.removeRequested = true
+	a.failure = why
 	a.reset.halting.Store(true)
 	a.dropQueuedResetLocked()
 	a.gate.Or(gateSendClosed)

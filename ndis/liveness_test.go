@@ -329,3 +329,190 @@ func TestBindAdapterSends(t *testing.T) {
 		}
 	}
 }
+
+// slowPause is the fake with a Pause that blocks until released: the work
+// goroutine is busy inside MiniportPause meanwhile.
+type slowPause struct {
+	*ndistest.Fake
+	entered, release chan struct{}
+}
+
+func (m *slowPause) Pause() ndis.Status {
+	close(m.entered)
+	<-m.release
+	return m.Fake.Pause()
+}
+
+// TestResetCompletedDuringPause: a pending reset completed in time while
+// the work goroutine is busy in an overlapping pause ends with success and
+// its addressing restored, even when its timer fires before the work
+// goroutine gets to the completion.
+func TestResetCompletedDuringPause(t *testing.T) {
+	e := newEnv(t, ndis.WithResetTimeout(10*time.Second))
+	sp := &slowPause{Fake: e.fake, entered: make(chan struct{}), release: make(chan struct{})}
+	inner := e.fake.Driver("slowpause", ndis.Version630)
+	err := e.rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "slowpause", Version: ndis.Version630,
+		Initialize: func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+			if _, err := inner.Initialize(a, p); err != nil {
+				return nil, err
+			}
+			return sp, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.rt.AddAdapter(e.ctx, "eth0", "slowpause", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, rec := e.bind("eth0")
+	e.setFilter(b, ndis.PacketTypeDirected)
+	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+	if err := e.rt.ResetAdapter("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitStatus(t, ndis.StatusResetStart, 1)
+	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
+	paused := make(chan error, 1)
+	go func() { paused <- e.rt.PauseAdapter(e.ctx, "eth0") }()
+	<-sp.entered
+	a.ResetComplete(ndis.StatusSuccess, true) // in time
+	e.clock.Advance(11 * time.Second)         // the timer fires; the work goroutine is still in Pause
+	close(sp.release)
+	if err := <-paused; err != nil {
+		t.Fatal(err)
+	}
+	end := rec.WaitStatus(t, ndis.StatusResetEnd, 1)
+	if s, _ := ndistest.ResetEndStatus(end.Payload); s != ndis.StatusSuccess {
+		t.Fatalf("RESET_END carried %s", s)
+	}
+	if st := a.State(); st != ndis.AdapterPaused {
+		t.Fatalf("adapter %s, want Paused (not failed)", st)
+	}
+	if n := e.v.Count(ndis.RuleResetTimeout); n != 0 {
+		t.Errorf("%d reset time-outs reported", n)
+	}
+}
+
+// TestFailedDuringRestart: an adapter failed while a restart is pending
+// never goes Running: no send reaches the miniport that declared itself
+// dead, and the adapter is halted.
+func TestFailedDuringRestart(t *testing.T) {
+	e := newEnv(t)
+	a := e.adapter("eth0")
+	b, rec := e.bind("eth0")
+	if err := e.rt.PauseAdapter(e.ctx, "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Do(func(f *ndistest.Fake) { f.RestartStatus = ndis.StatusPending })
+	restarted := make(chan error, 1)
+	go func() { restarted <- e.rt.RestartAdapter(e.ctx, "eth0") }()
+	ndistest.Eventually(t, func() bool { return a.State() == ndis.AdapterRestarting }, "restart pending")
+	a.RemoveMiniport()
+	a.RestartComplete(ndis.StatusSuccess)
+	if err := <-restarted; err == nil {
+		t.Fatal("the restart of a failed adapter succeeded")
+	}
+	var sent atomic.Int32
+	e.fake.Do(func(f *ndistest.Fake) { f.OnSend = func(*ndis.NetBufferList) { sent.Add(1) } })
+	b.SendNetBufferLists(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "x")))
+	<-a.Done()
+	if sent.Load() != 0 {
+		t.Errorf("%d sends reached a failed miniport", sent.Load())
+	}
+	if rec.Completed() != 1 {
+		t.Errorf("%d sends completed, want 1", rec.Completed())
+	}
+	if !e.fake.IsHalted() {
+		t.Error("the failed adapter was not halted")
+	}
+}
+
+// TestFailedAdapterStaysListed: a failed adapter stays in Adapters,
+// Halted, with its reason, until it is initialized again or removed.
+func TestFailedAdapterStaysListed(t *testing.T) {
+	e := newEnv(t)
+	a := e.adapter("eth0")
+	e.v.Expect(ndis.RuleCallAfterHalt)
+	a.RemoveMiniport()
+	<-a.Done()
+	got, ok := e.rt.Adapter("eth0")
+	if !ok || got != a || a.State() != ndis.AdapterHalted || a.FailureReason() == "" {
+		t.Fatalf("failed adapter: listed %v, state %s, reason %q", ok, a.State(), a.FailureReason())
+	}
+	if as := e.rt.Adapters(); len(as) != 1 {
+		t.Fatalf("%d adapters listed", len(as))
+	}
+	if _, err := e.rt.AddAdapter(e.ctx, "eth0", "fake", nil); !errors.Is(err, ndis.ErrDuplicateName) {
+		t.Errorf("AddAdapter over a failed adapter: %v", err)
+	}
+
+	// Initialized again: a new adapter, Running, that works.
+	again, err := e.rt.ReinitializeAdapter(e.ctx, "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == a || again.State() != ndis.AdapterRunning || again.FailureReason() != "" {
+		t.Fatalf("reinitialized: same %v, state %s, reason %q", again == a, again.State(), again.FailureReason())
+	}
+	if _, err := e.rt.ReinitializeAdapter(e.ctx, "eth0"); !errors.Is(err, ndis.ErrInvalidState) {
+		t.Errorf("reinitializing a running adapter: %v", err)
+	}
+	_, rec := e.bind("eth0")
+	if err := e.rt.ResetAdapter("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitStatus(t, ndis.StatusResetEnd, 1)
+
+	// Failed again, then removed: forgotten, the name free.
+	again.RemoveMiniport()
+	<-again.Done()
+	if err := e.rt.RemoveAdapter(e.ctx, "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.rt.Adapter("eth0"); ok {
+		t.Error("a removed failed adapter is still listed")
+	}
+}
+
+// TestOperatorResets: RequestReset says what became of each request;
+// operator resets do not count toward escalation, and the operator limit
+// drops requests beyond it.
+func TestOperatorResets(t *testing.T) {
+	e := newEnv(t,
+		ndis.WithResetEscalation(ndis.Escalation{MaxResets: 2, Window: time.Hour}),
+		ndis.WithOperatorResetLimit(ndis.OperatorResetLimit{Max: 5, Window: time.Hour}))
+	a := e.adapter("eth0")
+	_, rec := e.bind("eth0")
+	hold := make(chan struct{})
+	e.fake.OnReset = func() (bool, ndis.Status) { <-hold; return false, ndis.StatusSuccess }
+	if o, err := e.rt.RequestReset("eth0"); o != ndis.ResetQueued || err != nil {
+		t.Fatalf("first: %s, %v", o, err)
+	}
+	rec.WaitStatus(t, ndis.StatusResetStart, 1)
+	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "in Reset")
+	if o, err := e.rt.RequestReset("eth0"); o != ndis.ResetDropped || !errors.Is(err, ndis.ErrResetInProgress) {
+		t.Fatalf("during a reset: %s, %v", o, err)
+	}
+	close(hold)
+	rec.WaitStatus(t, ndis.StatusResetEnd, 1)
+	// Three more: more than the escalation's two per window, yet the
+	// adapter lives, since they are the operator's.
+	for i := 2; i <= 4; i++ {
+		if err := e.rt.ResetAdapter("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		rec.WaitStatus(t, ndis.StatusResetEnd, i)
+	}
+	if a.State() != ndis.AdapterRunning || a.FailureReason() != "" {
+		t.Fatalf("after operator resets: %s, %q", a.State(), a.FailureReason())
+	}
+	// Five requests counted (the dropped one too): the sixth is refused.
+	if o, err := e.rt.RequestReset("eth0"); o != ndis.ResetDropped || !errors.Is(err, ndis.ErrResetRateLimited) {
+		t.Fatalf("beyond the limit: %s, %v", o, err)
+	}
+	c := a.Stats().Resets[ndis.CauseOperator]
+	if c.Performed != 4 || c.Dropped != 2 {
+		t.Errorf("operator counters %+v", c)
+	}
+}

@@ -1,6 +1,7 @@
 package ndis
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,7 @@ type resetLocked struct {
 	done        chan struct{} // closed at RESET_END, if a Bind waits on it
 	failures    int           // consecutive failed resets
 	history     []time.Time   // reset start times within the escalation window
+	operator    []time.Time   // operator requests within the operator limit's window
 	orphans     []*oidEntry   // OIDs given up after a reset (R7)
 }
 
@@ -135,47 +137,134 @@ func (a *Adapter) ResetMiniport() {
 	a.requestReset(CauseDriver)
 }
 
+// Errors of an operator reset that did not reach the adapter.
+var (
+	// ErrResetInProgress: a reset is running; the request was dropped (R3).
+	ErrResetInProgress = errors.New("ndis: a reset is in progress; the request was dropped")
+	// ErrResetRateLimited: the operator asked for more resets than the
+	// limit allows (WithOperatorResetLimit); the request was dropped.
+	ErrResetRateLimited = errors.New("ndis: too many operator resets; the request was dropped")
+)
+
+// ResetOutcome is what became of an operator's reset request.
+type ResetOutcome uint8
+
+// Reset outcomes.
+const (
+	ResetQueued    ResetOutcome = iota // a reset is queued for the request
+	ResetCoalesced                     // a reset was queued already; the request joined it
+	ResetDropped                       // a reset is running, or the limit is reached: nothing more will happen
+)
+
+var resetOutcomeNames = [...]string{"queued", "coalesced", "dropped"}
+
+func (o ResetOutcome) String() string {
+	if int(o) < len(resetOutcomeNames) {
+		return resetOutcomeNames[o]
+	}
+	return fmt.Sprintf("ResetOutcome(%d)", uint8(o))
+}
+
+// OperatorResetLimit bounds operator resets per adapter: at most Max
+// within Window. Zero fields disable the limit.
+type OperatorResetLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// WithOperatorResetLimit bounds operator resets (ResetAdapter) per adapter;
+// by default there is no bound. Operator resets do not count toward
+// escalation (R9), so a program that exposes resets to people or scripts
+// (the gondis daemon does) sets one, lest an adapter be reset without
+// pause.
+func WithOperatorResetLimit(l OperatorResetLimit) Option {
+	return func(c *config) { c.operatorLimit = l }
+}
+
 // ResetAdapter asks for a reset of the named adapter on an operator's
 // behalf: the same path as ResetMiniport, with cause "operator". It returns
-// once the request is queued (or coalesced into one queued); it fails when
-// the adapter cannot be reset.
+// nil once a reset is queued for the request (its own, or one queued
+// already that it joined); ErrResetInProgress when a reset is running (the
+// request is dropped, R3), ErrResetRateLimited beyond the operator limit,
+// and another error when the adapter cannot be reset.
 func (rt *Runtime) ResetAdapter(name string) error {
+	_, err := rt.RequestReset(name)
+	return err
+}
+
+// RequestReset is ResetAdapter that also says what became of the request:
+// ResetQueued, ResetCoalesced (with a nil error: the adapter will be
+// reset), or ResetDropped (with ErrResetInProgress or ErrResetRateLimited).
+func (rt *Runtime) RequestReset(name string) (ResetOutcome, error) {
 	a, err := rt.lookup(name)
 	if err != nil {
-		return err
+		return ResetDropped, err
 	}
 	a.mu.Lock()
 	capable, state := a.resetter != nil, a.state
+	limited := !a.operatorResetAllowedLocked(rt.cfg.clock.Now())
 	a.mu.Unlock()
 	switch {
 	case a.reset.halting.Load() || state == AdapterHalted || state == AdapterShutdown:
-		return fmt.Errorf("%w: %q", ErrAdapterHalted, name)
+		return ResetDropped, fmt.Errorf("%w: %q", ErrAdapterHalted, name)
 	case !capable && state != AdapterInitializing:
-		return fmt.Errorf("%w: adapter %q has no MiniportResetEx", ErrResetUnsupported, name)
+		return ResetDropped, fmt.Errorf("%w: adapter %q has no MiniportResetEx", ErrResetUnsupported, name)
+	case limited:
+		c := &a.reset.counters[CauseOperator]
+		c.requested.Add(1)
+		c.dropped.Add(1)
+		l := rt.cfg.operatorLimit
+		return ResetDropped, fmt.Errorf("%w: adapter %q takes %d within %s", ErrResetRateLimited, name, l.Max, l.Window)
 	}
-	a.requestReset(CauseOperator)
-	return nil
+	switch o := a.requestReset(CauseOperator); o {
+	case ResetDropped:
+		return o, fmt.Errorf("%w: adapter %q", ErrResetInProgress, name)
+	default:
+		return o, nil
+	}
+}
+
+// operatorResetAllowedLocked applies the operator limit and, when the
+// request is allowed, counts it.
+func (a *Adapter) operatorResetAllowedLocked(now time.Time) bool {
+	l := a.rt.cfg.operatorLimit
+	if l.Max <= 0 || l.Window <= 0 {
+		return true
+	}
+	h := a.rs.operator
+	i := 0
+	for i < len(h) && now.Sub(h[i]) >= l.Window {
+		i++
+	}
+	h = append(h[:0], h[i:]...)
+	if len(h) >= l.Max {
+		a.rs.operator = h
+		return false
+	}
+	a.rs.operator = append(h, now)
+	return true
 }
 
 // requestReset moves the reset state from Idle to Queued, or counts the
 // request as coalesced or dropped (R3, R4). Lock-free.
-func (a *Adapter) requestReset(cause ResetCause) {
+func (a *Adapter) requestReset(cause ResetCause) ResetOutcome {
 	c := &a.reset.counters[cause]
 	c.requested.Add(1)
 	st := a.State()
 	if a.reset.halting.Load() || st == AdapterHalted || st == AdapterShutdown {
 		c.dropped.Add(1)
-		return
+		return ResetDropped
 	}
 	if a.reset.phase.CompareAndSwap(uint32(resetIdle), uint32(resetQueued)|uint32(cause)<<8) {
 		a.kick()
-		return
+		return ResetQueued
 	}
 	if resetPhase(a.reset.phase.Load()&phaseMask) == resetQueued {
 		c.coalesced.Add(1)
-	} else {
-		c.dropped.Add(1)
+		return ResetCoalesced
 	}
+	c.dropped.Add(1)
+	return ResetDropped
 }
 
 // resetActiveLocked reports whether a reset has closed the gate: from the
@@ -233,10 +322,10 @@ func (a *Adapter) stepReset() bool {
 	case resetInMiniport, resetPending:
 		a.mu.Lock()
 		switch {
+		case a.rs.timedOut: // set only if the timer fired before the completion
+			return a.resetTimedOutLocked()
 		case a.rs.completed:
 			return a.resetCompletedLocked()
-		case a.rs.timedOut:
-			return a.resetTimedOutLocked()
 		}
 		a.mu.Unlock()
 		return false
@@ -372,7 +461,11 @@ func (a *Adapter) stopResetTimerLocked() {
 // that lost the race with its reset's end finds another generation.
 func (a *Adapter) resetTimerFired(gen uint64) {
 	a.mu.Lock()
-	if gen == a.rs.gen {
+	// A reset completed before its timer fired is in time, even when the
+	// work goroutine, busy with an overlapping pause, has not seen the
+	// completion yet.
+	inTime := a.rs.completed && resetPhase(a.reset.phase.Load()&phaseMask) != resetRestoring
+	if gen == a.rs.gen && !inTime {
 		a.rs.timedOut = true
 	}
 	a.mu.Unlock()
@@ -424,6 +517,8 @@ func (a *Adapter) restoreTimedOutLocked() bool {
 // addressing (R8) or ends the reset.
 func (a *Adapter) resetCompletedLocked() bool {
 	a.stopResetTimerLocked()
+	a.rs.gen++ // a timer of the reset phase that fires late finds another generation
+	a.rs.timedOut = false
 	var problems []string
 	if n := a.inflight(); n != 0 {
 		problems = append(problems, fmt.Sprintf("%d sends", n))
@@ -507,11 +602,18 @@ func (a *Adapter) endResetLocked() bool {
 	failed := !resetSucceeded(status)
 	if failed {
 		c.failed.Add(1)
-		a.rs.failures++
-	} else {
-		a.rs.failures = 0
 	}
-	escalate := a.escalateLocked(now)
+	// Operator resets do not count toward escalation: a script that resets
+	// often must not fail a healthy adapter (they are rate-limited instead).
+	escalate := ""
+	if cause != CauseOperator {
+		if failed {
+			a.rs.failures++
+		} else {
+			a.rs.failures = 0
+		}
+		escalate = a.escalateLocked(now)
+	}
 	if escalate != "" {
 		// Failed before the gate reopens: nothing more reaches the miniport.
 		a.failLocked(escalate)

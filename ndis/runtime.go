@@ -39,6 +39,8 @@ type config struct {
 	hangInterval time.Duration
 	resetTimeout time.Duration
 	escalation   Escalation
+	// operatorLimit bounds operator resets per adapter.
+	operatorLimit OperatorResetLimit
 }
 
 // WithLogger sets the structured logger. The default discards everything.
@@ -180,16 +182,59 @@ func (rt *Runtime) AddAdapter(ctx context.Context, name, driver string, params m
 	a := newAdapter(rt, name, d, params)
 	rt.adapters[name] = a
 	rt.mu.Unlock()
+	if err := a.start(ctx); err != nil {
+		return nil, fmt.Errorf("ndis: adapter %q: %w", name, err)
+	}
+	return a, nil
+}
 
+// start runs the adapter's work goroutine, initializes and restarts it. On
+// failure it takes the adapter down in the background: the failed step may
+// still be running (a cancelled ctx) and removal waits for it.
+func (a *Adapter) start(ctx context.Context) error {
 	go a.run()
 	err := a.submit(ctx, &lifeOp{kind: opInitialize})
 	if err == nil {
 		err = a.submit(ctx, &lifeOp{kind: opRestart})
 	}
 	if err != nil {
-		// Take the adapter down in the background: the failed step may still
-		// be running (a cancelled ctx) and removal waits for it.
 		a.enqueue(&lifeOp{kind: opRemove, action: HaltDeviceInitializationFailed, done: make(chan error, 1)})
+	}
+	return err
+}
+
+// ReinitializeAdapter initializes a failed adapter again, as an operator
+// does after fixing what failed it: a new adapter of the same name, driver
+// and parameters replaces the failed one (which stays Halted) and is
+// returned once Running. Bindings are not restored; the caller binds
+// again. If it fails in turn, it stays listed as failed, with the new
+// reason.
+func (rt *Runtime) ReinitializeAdapter(ctx context.Context, name string) (*Adapter, error) {
+	old, err := rt.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-old.done:
+	default:
+		return nil, fmt.Errorf("%w: adapter %q has not failed (state %s)", ErrInvalidState, name, old.State())
+	}
+	a := newAdapter(rt, name, old.driver, old.params)
+	rt.mu.Lock()
+	switch {
+	case rt.closed:
+		rt.mu.Unlock()
+		return nil, ErrRuntimeClosed
+	case rt.adapters[name] != old:
+		rt.mu.Unlock()
+		return nil, fmt.Errorf("%w: adapter %q changed meanwhile", ErrInvalidState, name)
+	}
+	rt.adapters[name] = a
+	rt.mu.Unlock()
+	if err := a.start(ctx); err != nil {
+		a.mu.Lock()
+		a.failure = "initialized again, and failed: " + err.Error()
+		a.mu.Unlock()
 		return nil, fmt.Errorf("ndis: adapter %q: %w", name, err)
 	}
 	return a, nil
@@ -278,12 +323,15 @@ func (rt *Runtime) RemoveAdapter(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.submit(ctx, &lifeOp{kind: opRemove, action: HaltDeviceDisabled}); err != nil {
+	// A failed adapter's work goroutine is gone: it answers ErrAdapterHalted
+	// and only needs forgetting.
+	if err := a.submit(ctx, &lifeOp{kind: opRemove, action: HaltDeviceDisabled}); err != nil && !errors.Is(err, ErrAdapterHalted) {
 		return err
 	}
 	// Return once the adapter is forgotten, so that its name is free again.
 	select {
 	case <-a.done:
+		rt.forget(a)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -341,6 +389,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	for _, a := range as {
 		select {
 		case <-a.done:
+			rt.forget(a)
 		case <-ctx.Done():
 			return ctx.Err()
 		}

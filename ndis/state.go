@@ -10,8 +10,9 @@ import "fmt"
 //	   │                        ▼                 │ └─────────────────────┘                   │ Pause
 //	   └──────── Halt ──────── Halted             └───────────── Pausing ◀────────────────────┘
 //
-// Halt only from Paused. Paused, Restarting, Running and Pausing may go to
-// Shutdown (MiniportShutdownEx). Sends and receives flow in Running and
+// Halt only from Paused, and, in gondis, from Shutdown when the adapter is
+// removed. Paused, Restarting, Running and Pausing may go to Shutdown
+// (MiniportShutdownEx). Sends and receives flow in Running and
 // drain in Pausing; OIDs are served in Paused, Restarting, Running and
 // Pausing. A reset is not a state: it runs beside these (see reset.go).
 type AdapterState uint32
@@ -52,6 +53,8 @@ func legalTransition(from, to AdapterState) bool {
 		return to == AdapterPausing || to == AdapterShutdown
 	case AdapterPausing:
 		return to == AdapterPaused || to == AdapterShutdown
+	case AdapterShutdown:
+		return to == AdapterHalted // removal halts a shut-down miniport
 	}
 	return false
 }

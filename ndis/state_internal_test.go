@@ -22,6 +22,7 @@ func TestLegalTransitions(t *testing.T) {
 		{AdapterRunning, AdapterShutdown}:    true,
 		{AdapterPausing, AdapterPaused}:      true,
 		{AdapterPausing, AdapterShutdown}:    true,
+		{AdapterShutdown, AdapterHalted}:     true,
 	}
 	for from := AdapterHalted; from <= AdapterShutdown; from++ {
 		for to := AdapterHalted; to <= AdapterShutdown; to++ {

@@ -57,8 +57,6 @@ func (t *Table[C]) Parse(c *C, params map[string]string) error {
 	return nil
 }
 
-var errUnknown = errors.New("unknown")
-
 func (t *Table[C]) set(c *C, k, v string) error {
 	for i := range t.Specs {
 		if t.Specs[i].Key == k {
