@@ -264,3 +264,29 @@ func resolve(fsys fs.FS, from, ref string) string {
 	}
 	return "cites " + ref + ", which is not in the repository"
 }
+
+// goVersion matches the go directive of a go.mod file.
+var goVersion = regexp.MustCompile(`(?m)^go ([0-9][0-9.]*)\s*$`)
+
+// GoVersion reports whether the README at the root names the Go version of
+// go.mod's go line ("Go 1.26.8", not another release), so that the two
+// cannot drift apart.
+func GoVersion(fsys fs.FS) ([]Problem, error) {
+	mod, err := fs.ReadFile(fsys, "go.mod")
+	if err != nil {
+		return nil, err
+	}
+	m := goVersion.FindSubmatch(mod)
+	if m == nil {
+		return []Problem{{Path: "go.mod", Detail: "no go line"}}, nil
+	}
+	readme, err := fs.ReadFile(fsys, "README.md")
+	if err != nil {
+		return nil, err
+	}
+	want := regexp.MustCompile(`\bGo ` + regexp.QuoteMeta(string(m[1])) + `(?:[^0-9.]|\.\D|\.?$)`)
+	if !want.Match(readme) {
+		return []Problem{{Path: "README.md", Detail: "does not say Go " + string(m[1]) + ", the version of go.mod's go line"}}, nil
+	}
+	return nil, nil
+}

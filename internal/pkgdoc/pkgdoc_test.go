@@ -49,6 +49,38 @@ func TestRepository(t *testing.T) {
 	for _, p := range cites {
 		t.Error(p)
 	}
+	version, err := GoVersion(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range version {
+		t.Error(p)
+	}
+}
+
+// TestGoVersion: the README must name go.mod's version exactly.
+func TestGoVersion(t *testing.T) {
+	for _, c := range []struct {
+		mod, readme string
+		ok          bool
+	}{
+		{"module m\n\ngo 1.26.8\n", "Go 1.26.8 or later.", true},
+		{"module m\n\ngo 1.26.8\n", "Needs Go 1.26.8.", true},
+		{"module m\n\ngo 1.26.8\n", "Needs Go 1.26.8", true},
+		{"module m\n\ngo 1.26\n", "Go 1.26 or later", true},
+		{"module m\n\ngo 1.26.8\n", "Go 1.26 or later", false},
+		{"module m\n\ngo 1.26\n", "Go 1.26.8 or later", false},
+		{"module m\n\ngo 1.26.8\n", "Go 1.26.80", false},
+		{"module m\n", "Go 1.26", false},
+	} {
+		got, err := GoVersion(fstest.MapFS{"go.mod": file(c.mod), "README.md": file(c.readme)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(got) == 0) != c.ok {
+			t.Errorf("go.mod %q, README %q: %v; want ok %v", c.mod, c.readme, got, c.ok)
+		}
+	}
 }
 
 func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
