@@ -61,10 +61,10 @@
 //
 // Each handler's doc says which goroutine calls it: Halt, Pause, Restart,
 // OidRequest, Reset and CheckForHang come one at a time from the work
-// goroutine, sends and returns from the protocols' goroutines, concurrently. None is called
-// with a runtime lock held, and none may wait for the runtime. Pause,
-// Restart, OidRequest and Reset finish inline or answer StatusPending and
-// complete later; every sent NBL comes back through
+// goroutine, sends and returns from the protocols' goroutines, concurrently.
+// None is called with a runtime lock held, and none may wait for the
+// runtime. Pause, Restart, OidRequest and Reset finish inline or answer
+// StatusPending and complete later; every sent NBL comes back through
 // SendNetBufferListsComplete, inline or later. The completions, the
 // indications and ResetMiniport never block and never wait for the work
 // goroutine, so a driver calls them from any goroutine (its interrupt
@@ -97,10 +97,11 @@
 // receives nothing until it sets its packet filter (a set of
 // OIDGenCurrentPacketFilter); the runtime filters each binding's receives by
 // its own filter and gives the miniport the union. [Binding.OidRequest]
-// blocks until the miniport, or the runtime, has answered. Status brings StatusResetStart and StatusResetEnd around every
-// reset, and link changes. [Unbinder] adds ProtocolUnbindAdapterEx; a
-// protocol sees its adapter only through the read-only [AdapterView], and a
-// program reaches the protocol again with [Binding.ProtocolContext].
+// blocks until the miniport, or the runtime, has answered. Status brings
+// StatusResetStart and StatusResetEnd around every reset, and link changes.
+// [Unbinder] adds ProtocolUnbindAdapterEx; a protocol sees its adapter only
+// through the read-only [AdapterView], and a program reaches the protocol
+// again with [Binding.ProtocolContext].
 //
 // The package example is a miniport and a protocol end to end.
 //
