@@ -15,7 +15,7 @@ import (
 )
 
 // model is the reference model of one adapter's operational and reset
-// state machines (DESIGN.md §4–§5), as seen from outside the runtime.
+// state machines (state.go, docs/RESET.md), as seen from outside the runtime.
 type model struct {
 	state     ndis.AdapterState
 	gone      bool // halted and forgotten (failed by escalation)

@@ -9,7 +9,7 @@ import "github.com/gondis/gondis/ndis"
 // completes their NBLs in one batch and posts queued frames), the receive
 // ring (it indicates filled buffers in one batch and posts fresh ones) and a
 // pending pause. Every runtime call it makes is one that never blocks
-// (DESIGN.md §3), and it makes none with a lock held, so Reset may wait for
+// (docs/RESET.md, R1), and it makes none with a lock held, so Reset may wait for
 // it to finish a pass.
 
 func (m *miniport) interrupt() {

@@ -3,17 +3,25 @@
 // miniport, a recording protocol, and a verifier handler that turns every
 // violation into a test failure unless the test expects it.
 //
-// A typical test:
+// A test puts them together like this (the package example is a whole test
+// of a reset):
 //
 //	clk := ndistest.NewFakeClock()
 //	v := ndistest.NewVerifier(t)
 //	rt := ndis.New(append(v.Options(), ndis.WithClock(clk))...)
 //	fake := ndistest.NewFake()
-//	rt.RegisterMiniportDriver(fake.Driver("fake", ndis.Version630))
 //	rec := ndistest.NewRecorderDriver("rec")
+//	rt.RegisterMiniportDriver(fake.Driver("fake", ndis.Version630))
 //	rt.RegisterProtocolDriver(rec.Driver())
-//	a, _ := rt.AddAdapter(ctx, "eth0", "fake", nil)
-//	b, _ := rt.Bind(ctx, "rec", "eth0")
+//	a, err := rt.AddAdapter(ctx, "eth0", "fake", nil)
 //	...
-//	rec.Binding(b).WaitStatus(t, ndis.StatusResetEnd)
+//	b, err := rt.Bind(ctx, "rec", "eth0")
+//	...
+//	a.ResetMiniport()
+//	rec.Binding(b).WaitStatus(t, ndis.StatusResetEnd, 1)
+//
+// Fake drives the miniport side: its fields script how it answers, and
+// Indicate, CompleteHeld and CompleteOID act as its device would. The
+// Recorder of a binding records every protocol callback in order. Every
+// wait gives up after WaitTimeout.
 package ndistest

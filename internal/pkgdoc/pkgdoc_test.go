@@ -1,0 +1,176 @@
+package pkgdoc
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"testing/fstest"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// moduleRoot returns the directory of the go.mod at or above the test's.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod at or above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// TestRepository: every package of the module has one package doc, and no
+// file cites one the repository does not have.
+func TestRepository(t *testing.T) {
+	fsys := os.DirFS(moduleRoot(t))
+	docs, err := PackageDocs(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range docs {
+		t.Error(p)
+	}
+	cites, err := Citations(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cites {
+		t.Error(p)
+	}
+	version, err := GoVersion(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range version {
+		t.Error(p)
+	}
+}
+
+// TestGoVersion: the README must name go.mod's version exactly.
+func TestGoVersion(t *testing.T) {
+	for _, c := range []struct {
+		mod, readme string
+		ok          bool
+	}{
+		{"module m\n\ngo 1.26.8\n", "Go 1.26.8 or later.", true},
+		{"module m\n\ngo 1.26.8\n", "Needs Go 1.26.8.", true},
+		{"module m\n\ngo 1.26.8\n", "Needs Go 1.26.8", true},
+		{"module m\n\ngo 1.26\n", "Go 1.26 or later", true},
+		{"module m\n\ngo 1.26.8\n", "Go 1.26 or later", false},
+		{"module m\n\ngo 1.26\n", "Go 1.26.8 or later", false},
+		{"module m\n\ngo 1.26.8\n", "Go 1.26.80", false},
+		{"module m\n", "Go 1.26", false},
+	} {
+		got, err := GoVersion(fstest.MapFS{"go.mod": file(c.mod), "README.md": file(c.readme)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(got) == 0) != c.ok {
+			t.Errorf("go.mod %q, README %q: %v; want ok %v", c.mod, c.readme, got, c.ok)
+		}
+	}
+}
+
+func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+
+// strings returns the problems as text, for comparison.
+func texts(ps []Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// TestPackageDocs: what each kind of missing or misplaced package doc is
+// reported as, and what is not a package.
+func TestPackageDocs(t *testing.T) {
+	fsys := fstest.MapFS{
+		"go.mod": file("module example.com/m\n"),
+		// Good: a doc in one file of several, and a command.
+		"good/doc.go":         file("// Package good is fine.\npackage good\n"),
+		"good/good.go":        file("package good\n"),
+		"cmd/tool/main.go":    file("// Command tool is fine.\npackage main\n"),
+		"good/good_test.go":   file("package good\n"), // tests need no doc
+		"onlytests/x_test.go": file("package onlytests\n"),
+		// Not packages of the module.
+		"testdata/bad.go":   file("package bad\n"),
+		".hidden/bad.go":    file("package bad\n"),
+		"_skip/bad.go":      file("package bad\n"),
+		"nested/go.mod":     file("module example.com/nested\n"),
+		"nested/bad/bad.go": file("package bad\n"),
+		// Bad.
+		"none/a.go":          file("// A comment, but not the package's.\n\npackage none\n"),
+		"two/a.go":           file("// Package two is here.\npackage two\n"),
+		"two/b.go":           file("// Package two is here too.\npackage two\n"),
+		"oslinux/x_linux.go": file("// Package oslinux is only on Linux.\npackage oslinux\n"),
+		"oslinux/x_other.go": file("//go:build !linux\n\npackage oslinux\n"),
+		"tagged/x.go":        file("//go:build linux\n\n// Package tagged is only on Linux.\npackage tagged\n"),
+		"tagged/y.go":        file("package tagged\n"),
+		"wrong/x.go":         file("// This package does things.\npackage wrong\n"),
+		"cmd/other/main.go":  file("// Package main is a command.\npackage main\n"),
+	}
+	got, err := PackageDocs(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`cmd/other: package doc in main.go begins "Package main is a command."; want "Command other ..."`,
+		"none: no package doc (a // Package none comment above the package clause of one file)",
+		"oslinux: package doc in x_linux.go, which is not built on every system",
+		"tagged: package doc in x.go, which is not built on every system",
+		"two: package doc in a.go and b.go; keep it in one file",
+		`wrong: package doc in x.go begins "This package does things."; want "Package wrong ..."`,
+	}
+	if g := texts(got); !slices.Equal(g, want) {
+		t.Errorf("PackageDocs:\n got %q\nwant %q", g, want)
+	}
+}
+
+// TestCitations: citations of files outside the repository or missing from
+// it are reported with their lines; files that are there, URLs, wildcard
+// names and Go code outside comments are not.
+func TestCitations(t *testing.T) {
+	fsys := fstest.MapFS{
+		"go.mod":         file("module example.com/m\n"),
+		"docs/RESET.md":  file("# Reset\n\nThe engine is `ndis/reset.go`; see also RESET.md, ../README.md\nand ../../README.md.\n"),
+		"README.md":      file("See docs/RESET.md,\nDESIGN.md §2 and ../shared/STYLE.md.\nhttps://example.com/x/NOTES.md and github.com/o/r/blob/main/X.md are links.\n"),
+		"ndis/reset.go":  file("// Package ndis. See reset.go, docs/RESET.md and\n// NDIS-RESET.md.\npackage ndis\n\nvar s = \"DESIGN.md\" // a string is not a citation\n"),
+		"ndis/hang.go":   file("package ndis\n\n/* the rules live in\n   ../../shared */\n\n// Linux-only code sits in _linux.go files; *_test.go too.\nvar x int\n"),
+		"conf/a.yaml":    file("# see gone.yaml\nkey: 1\n"),
+		"other/LICENSE":  file("DESIGN.md is not read: not a doc file by its name\n"),
+		"testdata/x.md":  file("DESIGN.md\n"),
+		"ndis/up/doc.go": file("// Package up cites ../../docs/RESET.md and ../../../outside.md.\npackage up\n"),
+	}
+	got, err := Citations(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"README.md:2: cites ../shared, which is outside the repository",
+		"README.md:2: cites ../shared/STYLE.md, which is outside the repository",
+		"README.md:2: cites DESIGN.md, which is not in the repository",
+		"conf/a.yaml:1: cites gone.yaml, which is not in the repository",
+		"docs/RESET.md:4: cites ../../README.md, which is outside the repository",
+		"ndis/hang.go:4: cites ../shared, which is outside the repository",
+		"ndis/reset.go:2: cites NDIS-RESET.md, which is not in the repository",
+		"ndis/up/doc.go:1: cites ../../../outside.md, which is outside the repository",
+	}
+	g := texts(got)
+	slices.Sort(g)
+	if !slices.Equal(g, want) {
+		t.Errorf("Citations:\n got %q\nwant %q", g, want)
+	}
+}
