@@ -12,9 +12,13 @@ import (
 // Adapter is a miniport adapter: the handle NDIS passes to
 // MiniportInitializeEx (MiniportAdapterHandle) and what the runtime manages
 // for it. Every method a miniport calls on it may be called from any
-// goroutine, inside any miniport callback, with the driver's own locks held:
-// none of them calls the miniport synchronously or waits for the adapter's
-// work goroutine.
+// goroutine, inside any miniport callback, and none of them waits for the
+// adapter's work goroutine. ResetMiniport, PauseComplete, RestartComplete,
+// ResetComplete, OidRequestComplete and RemoveMiniport never call back into
+// the driver and may be called with its locks held; the indications and
+// SendNetBufferListsComplete may (a rejected receive goes straight back
+// through ReturnNetBufferLists, a completion may make a protocol send
+// again), so a driver does not hold its send or return locks across them.
 type Adapter struct {
 	rt     *Runtime
 	name   string

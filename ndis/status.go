@@ -99,7 +99,8 @@ func (s Status) Error() string { return s.String() }
 
 // IsSuccess reports whether s has success or informational severity, as the
 // NT_SUCCESS macro does: the two top bits are 00 or 01. Warning codes such
-// as StatusSoftErrors are not success by this test; see ResetSucceeded.
+// as StatusSoftErrors are not success by this test, though a reset that
+// ends with one succeeded (docs/RESET.md, R8).
 func (s Status) IsSuccess() bool { return s>>30 <= 1 }
 
 // IsError reports whether s has error severity (the two top bits are 11).

@@ -19,7 +19,7 @@ const (
 	VerifierLog
 	// VerifierStrict is VerifierLog for tests: the handler installed with
 	// WithViolationHandler is expected to fail the test
-	// (ndistest.StrictVerifier does that).
+	// (ndistest.NewVerifier(t).Options() installs one that does).
 	VerifierStrict
 )
 

@@ -85,9 +85,9 @@ func NewFake() *Fake {
 	return &Fake{returned: make(map[*ndis.NetBufferList]int), lent: make(map[*ndis.NetBufferList]bool)}
 }
 
-// Driver returns a miniport driver whose adapters are this fake. With
-// withReset false the miniport has neither MiniportResetEx nor
-// MiniportCheckForHangEx.
+// Driver returns a miniport driver whose adapters are this fake, with
+// every optional handler (MiniportResetEx, MiniportCheckForHangEx,
+// MiniportShutdownEx).
 func (f *Fake) Driver(name string, v ndis.Version) ndis.MiniportDriver {
 	return f.driver(name, v, true)
 }
