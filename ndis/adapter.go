@@ -54,6 +54,7 @@ type Adapter struct {
 	oidq       []*oidEntry // protocol OIDs not yet dispatched, FIFO
 	oidActive  *oidEntry   // the one OID at the miniport
 	oidDone    oidCompletions
+	status     statusQueue // indications on their way to protocols; see indicate.go
 	cache      addressingCache
 	rs         resetLocked // see reset.go
 	watch      sendWatch   // see hang.go
@@ -677,7 +678,10 @@ func (a *Adapter) enqueueFailure() {
 }
 
 // IndicateStatus is NdisMIndicateStatusEx: the indication goes to every
-// binding's Status handler, on the caller's goroutine. A StatusLinkState
+// binding's Status handler, in the order the miniport made its
+// indications, from a runtime goroutine: it only queues, so it never
+// waits for a protocol (see indicate.go). The payload is copied. A
+// StatusLinkState
 // payload must be an NDIS_LINK_STATE; the runtime keeps the link state it
 // carries for the general OIDs. A miniport must not indicate
 // StatusResetStart or StatusResetEnd itself.
@@ -706,17 +710,7 @@ func (a *Adapter) IndicateStatus(code Status, payload []byte) {
 			a.kick()
 		}
 	}
-	a.indicateStatus(code, payload)
-}
-
-// indicateStatus fans a status indication out to every open binding.
-func (a *Adapter) indicateStatus(code Status, payload []byte) {
-	for _, b := range *a.rx.bindings.Load() {
-		if b.enter() {
-			b.protocol.Status(code, payload)
-			b.leave()
-		}
-	}
+	a.queueStatus(statusItem{code: code, payload: append([]byte(nil), payload...)})
 }
 
 // Link returns the adapter's current link state: the general attributes'

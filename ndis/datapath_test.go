@@ -232,6 +232,7 @@ func TestStatusFanOut(t *testing.T) {
 	down := ndis.LinkState{MediaConnectState: ndis.MediaConnectStateDisconnected, XmitLinkSpeed: ndis.LinkSpeedUnknown, RcvLinkSpeed: ndis.LinkSpeedUnknown}
 	a.IndicateStatus(ndis.StatusLinkState, down.Marshal())
 	for _, r := range []*ndistest.Recorder{r1, r2} {
+		r.WaitStatus(t, ndis.StatusLinkState, 1) // delivered from the adapter's status goroutine
 		if r.Count(ndis.StatusLinkState) != 1 {
 			t.Errorf("binding saw %v", r.Statuses())
 		}

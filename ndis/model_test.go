@@ -22,7 +22,8 @@ type model struct {
 	resetting bool // Reset() has been called and not completed
 	resets    int  // Reset() calls
 	ends      int  // RESET_ENDs every binding has seen
-	failures  int  // consecutive failed resets
+	failures  int  // consecutive failed resets, operator resets aside
+	operator  bool // the running reset is the operator's: no escalation
 	bindings  []*modelBinding
 }
 
@@ -126,6 +127,7 @@ func (e *modelEnv) requestReset(cause string) {
 			e.clock.Advance(2 * time.Second)
 		}
 		e.resetStarted()
+		e.m.operator = false
 		// The pending reset holds the OID; R7 gives its caller up at completion.
 		e.pendingOid = done
 		return
@@ -136,6 +138,7 @@ func (e *modelEnv) requestReset(cause string) {
 		return
 	}
 	e.resetStarted()
+	e.m.operator = cause == "operator"
 	if cause == "hang" {
 		e.fake.Hung.Store(false)
 	}
@@ -274,9 +277,11 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 				mb.ends++
 				mb.rec.WaitStatus(t, ndis.StatusResetEnd, mb.ends)
 			}
-			if fail {
+			switch {
+			case e.m.operator: // operator resets do not count toward escalation
+			case fail:
 				e.m.failures++
-			} else {
+			default:
 				e.m.failures = 0
 			}
 			if e.m.failures >= modelMaxFailures {

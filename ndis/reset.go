@@ -382,11 +382,11 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 
 	// The work item is one wake-up, RESET_START and the call, nothing
 	// more: its events are queued after Reset has been called.
-	for _, b := range bound {
-		if b.enter() {
-			b.protocol.Status(StatusResetStart, nil)
-			b.leave()
-		}
+	if a.statusIdle() {
+		a.deliverStatus(StatusResetStart, nil, bound)
+	} else {
+		// Behind indications the miniport made before: in their order.
+		a.queueStatus(statusItem{code: StatusResetStart, bound: bound})
 	}
 
 	a.reset.entered.Store(true)
@@ -636,22 +636,16 @@ func (a *Adapter) endResetLocked() bool {
 	a.rs.endPending = true
 	a.mu.Unlock()
 	a.flushEvents()
-	go a.deliverResetEnd(bound, Ulong(uint32(status)))
+	a.queueStatus(statusItem{code: StatusResetEnd, payload: Ulong(uint32(status)), bound: bound, after: a.resetEndDelivered})
 	if escalate != "" {
 		a.enqueueFailure()
 	}
 	return true
 }
 
-// deliverResetEnd tells every binding that was told RESET_START that the
-// reset is over.
-func (a *Adapter) deliverResetEnd(bound []*Binding, payload []byte) {
-	for _, b := range bound {
-		if b.enter() {
-			b.protocol.Status(StatusResetEnd, payload)
-			b.leave()
-		}
-	}
+// resetEndDelivered runs once every binding told RESET_START has been
+// told RESET_END: the next reset, a Bind and a removal may go on (R12).
+func (a *Adapter) resetEndDelivered() {
 	a.mu.Lock()
 	a.rs.endPending = false
 	a.releaseBindWaitersLocked()
