@@ -6,8 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -325,8 +328,23 @@ func quiesce(t *testing.T, rt *ndis.Runtime) {
 
 func TestDriver(t *testing.T) {
 	d := loopback.Driver()
-	if d.Name != "loopback" || d.Version != ndis.Version630 || d.Initialize == nil {
-		t.Fatalf("Driver() = %q %s, Initialize set %v", d.Name, d.Version, d.Initialize != nil)
+	if d.Name != "loopback" || d.Version != ndis.Version630 || d.Initialize == nil || d.ValidateParams == nil {
+		t.Fatalf("Driver() = %q %s, Initialize set %v, ValidateParams set %v", d.Name, d.Version, d.Initialize != nil, d.ValidateParams != nil)
+	}
+}
+
+// TestParamDoc: the package doc lists every parameter as the parameter
+// table declares it.
+func TestParamDoc(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "loopback.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := f.Doc.Text()
+	for _, line := range strings.Split(strings.TrimSuffix(loopback.ParamDoc(), "\n"), "\n") {
+		if !strings.Contains(doc, "\t"+line+"\n") {
+			t.Errorf("the package doc lacks the parameter line\n\t%s", line)
+		}
 	}
 }
 
@@ -408,10 +426,10 @@ func TestEcho(t *testing.T) {
 	if x := counter(t, r.b, ndis.OIDGenRcvOK); x != n {
 		t.Errorf("OID_GEN_RCV_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.b, loopback.OIDGenXmitError); x != badFrames {
+	if x := counter(t, r.b, ndis.OIDGenXmitError); x != badFrames {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want %d", x, badFrames)
 	}
-	if x := counter(t, r.b, loopback.OIDGenRcvNoBuffer); x != 0 {
+	if x := counter(t, r.b, ndis.OIDGenRcvNoBuffer); x != 0 {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want 0", x)
 	}
 	st := a.Stats()
@@ -551,13 +569,20 @@ func TestParams(t *testing.T) {
 		if !errors.Is(err, ndis.StatusInvalidParameter) {
 			t.Errorf("AddAdapter(%v) = %v; not NDIS_STATUS_INVALID_PARAMETER", c.params, err)
 		}
-		var pe *loopback.ParamError
-		if !errors.As(err, &pe) || pe.Key != c.key {
+		var pe *ndis.ParamError
+		if !errors.As(err, &pe) || pe.Key != c.key || pe.Driver != "loopback" {
 			t.Errorf("AddAdapter(%v) = %v; want a ParamError for %q", c.params, err, c.key)
+		}
+		// ValidateParams finds the same error without an adapter.
+		if verr := rt.ValidateAdapterParams("loopback", c.params); verr == nil || verr.Error() != pe.Error() {
+			t.Errorf("ValidateAdapterParams(%v) = %v, want %v", c.params, verr, pe)
 		}
 	}
 
 	params := map[string]string{"mtu": "9000", "mac": "0a-1b-2c-3d-4e-5f", "link_speed": "1000000000", "batch": "8"}
+	if err := loopback.Driver().ValidateParams(params); err != nil {
+		t.Fatalf("ValidateParams(%v): %v", params, err)
+	}
 	a, err := rt.AddAdapter(context.Background(), "loop0", "loopback", params)
 	if err != nil {
 		t.Fatal(err)
@@ -723,7 +748,7 @@ func TestPoolExhaustion(t *testing.T) {
 	if n := r.statusCount(ndis.StatusSuccess); n != len(sent) {
 		t.Errorf("%d sends succeeded, want %d", n, len(sent))
 	}
-	if n := counter(t, r.b, loopback.OIDGenRcvNoBuffer); n != extra {
+	if n := counter(t, r.b, ndis.OIDGenRcvNoBuffer); n != extra {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want %d", n, extra)
 	}
 	if n := a.Stats().ReceivedNBLs; n != loopback.PoolLimit {
@@ -966,7 +991,7 @@ func TestResetAbortsHeldSends(t *testing.T) {
 			t.Errorf("held NBL completed with %s", x.Status)
 		}
 	}
-	if n := counter(t, r.b, loopback.OIDGenXmitError); n != 3 {
+	if n := counter(t, r.b, ndis.OIDGenXmitError); n != 3 {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want 3", n)
 	}
 	// The first chain was indicated during the reset: returned at once.
