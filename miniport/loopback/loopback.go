@@ -62,6 +62,9 @@
 // link state, MTU ...) are answered by the runtime from the adapter's
 // attributes. Anything else is ndis.StatusInvalidOid.
 //
+// The miniport is an ndis.Reporter: Adapter.Details gives the same four
+// counters as xmit_ok, xmit_error, rcv_ok and rcv_no_buffer.
+//
 // # Pause, reset, halt
 //
 // Pause answers ndis.StatusPending; the interrupt goroutine transmits (and
@@ -180,6 +183,7 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 var (
 	_ ndis.Miniport = (*miniport)(nil)
 	_ ndis.Resetter = (*miniport)(nil)
+	_ ndis.Reporter = (*miniport)(nil)
 )
 
 // miniport is one loopback adapter.
@@ -437,4 +441,15 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 		}
 	}
 	return ndis.StatusInvalidOid
+}
+
+// Report implements ndis.Reporter: the adapter's counters, in frames, as
+// the statistics OIDs answer them.
+func (m *miniport) Report() []ndis.Detail {
+	return []ndis.Detail{
+		{Name: "xmit_ok", Help: "frames sent without error", Kind: ndis.DetailCounter, Value: float64(m.xmitOK.Load())},
+		{Name: "xmit_error", Help: "frames not sent: a bad length, or aborted by a reset", Kind: ndis.DetailCounter, Value: float64(m.xmitError.Load())},
+		{Name: "rcv_ok", Help: "frames indicated to the runtime", Kind: ndis.DetailCounter, Value: float64(m.rcvOK.Load())},
+		{Name: "rcv_no_buffer", Help: "frames dropped: no receive NBL free", Kind: ndis.DetailCounter, Value: float64(m.rcvNoBuffer.Load())},
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -309,6 +310,23 @@ func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
 	return binary.LittleEndian.Uint64(req.Buffer)
 }
 
+// details returns the counters the adapter reports (ndis.Reporter) by
+// name, checking that each is a counter with help, reported once.
+func details(t *testing.T, a *ndis.Adapter) map[string]float64 {
+	t.Helper()
+	got := make(map[string]float64)
+	for _, d := range a.Details() {
+		if d.Kind != ndis.DetailCounter || d.Help == "" || d.Labels != nil {
+			t.Errorf("detail %+v: want a counter with help and no labels", d)
+		}
+		if _, dup := got[d.Name]; dup {
+			t.Errorf("detail %s reported twice", d.Name)
+		}
+		got[d.Name] = d.Value
+	}
+	return got
+}
+
 // quiesce pauses and restarts the adapter: a pause completes only once the
 // loopback has transmitted everything and every receive NBL is back, so
 // afterwards every indication of earlier sends has been made.
@@ -431,6 +449,10 @@ func TestEcho(t *testing.T) {
 	}
 	if x := counter(t, r.b, ndis.OIDGenRcvNoBuffer); x != 0 {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want 0", x)
+	}
+	want2 := map[string]float64{"xmit_ok": float64(n), "xmit_error": float64(badFrames), "rcv_ok": float64(n), "rcv_no_buffer": 0}
+	if got := details(t, a); !maps.Equal(got, want2) {
+		t.Errorf("Details() = %v, want %v", got, want2)
 	}
 	st := a.Stats()
 	if st.ReceivedNBLs != n || st.ReturnedNBLs != n || st.SendCompleted != uint64(len(sent)) {
@@ -751,6 +773,9 @@ func TestPoolExhaustion(t *testing.T) {
 	if n := counter(t, r.b, ndis.OIDGenRcvNoBuffer); n != extra {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want %d", n, extra)
 	}
+	if d := details(t, a); d["rcv_no_buffer"] != extra || d["rcv_ok"] != loopback.PoolLimit {
+		t.Errorf("reported rcv_no_buffer %v, rcv_ok %v; want %d, %d", d["rcv_no_buffer"], d["rcv_ok"], extra, loopback.PoolLimit)
+	}
 	if n := a.Stats().ReceivedNBLs; n != loopback.PoolLimit {
 		t.Errorf("indicated %d, want %d", n, loopback.PoolLimit)
 	}
@@ -993,6 +1018,9 @@ func TestResetAbortsHeldSends(t *testing.T) {
 	}
 	if n := counter(t, r.b, ndis.OIDGenXmitError); n != 3 {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want 3", n)
+	}
+	if d := details(t, a); d["xmit_error"] != 3 || d["xmit_ok"] != 4 {
+		t.Errorf("reported xmit_error %v, xmit_ok %v; want 3, 4", d["xmit_error"], d["xmit_ok"])
 	}
 	// The first chain was indicated during the reset: returned at once.
 	if st := a.Stats(); st.ReceiveDuringReset != 4 || len(r.received()) != 0 {
