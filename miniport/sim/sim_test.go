@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"strings"
 	"sync"
 	"testing"
@@ -25,14 +27,29 @@ var (
 
 func TestDriver(t *testing.T) {
 	for _, d := range []ndis.MiniportDriver{sim.Driver(), sim.DriverWith(sim.Options{Clock: ndistest.NewFakeClock()})} {
-		if d.Name != "sim" || d.Version != ndis.Version630 || d.Initialize == nil {
-			t.Fatalf("driver %q %s, Initialize set %v", d.Name, d.Version, d.Initialize != nil)
+		if d.Name != "sim" || d.Version != ndis.Version630 || d.Initialize == nil || d.ValidateParams == nil {
+			t.Fatalf("driver %q %s, Initialize set %v, ValidateParams set %v", d.Name, d.Version, d.Initialize != nil, d.ValidateParams != nil)
+		}
+	}
+}
+
+// TestParamDoc: the package doc lists every parameter as the parameter
+// table declares it.
+func TestParamDoc(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "doc.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := f.Doc.Text()
+	for _, line := range strings.Split(strings.TrimSuffix(sim.ParamDoc(), "\n"), "\n") {
+		if !strings.Contains(doc, "\t"+line+"\n") {
+			t.Errorf("the package doc lacks the parameter line\n\t%s", line)
 		}
 	}
 }
 
 // TestParams: good parameters configure the device; each bad one fails
-// Initialize with a *ParamError that wraps StatusInvalidParameter and names
+// Initialize with an *ndis.ParamError that wraps StatusInvalidParameter and names
 // the key, and never panics.
 func TestParams(t *testing.T) {
 	e := newEnv(t, false)
@@ -99,14 +116,18 @@ func TestParams(t *testing.T) {
 	for i, c := range bad {
 		name := "bad" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		_, err := e.rt.AddAdapter(context.Background(), name, "sim", map[string]string{c.key: c.value})
-		var pe *sim.ParamError
+		var pe *ndis.ParamError
 		switch {
 		case err == nil:
 			t.Errorf("%s=%q: accepted", c.key, c.value)
 		case !errors.Is(err, ndis.StatusInvalidParameter) || !errors.As(err, &pe):
 			t.Errorf("%s=%q: %v, not a *ParamError wrapping StatusInvalidParameter", c.key, c.value, err)
-		case pe.Key != c.key || pe.Value != c.value || !strings.Contains(pe.Reason, c.reason):
+		case pe.Key != c.key || pe.Value != c.value || pe.Driver != "sim" || !strings.Contains(pe.Reason, c.reason):
 			t.Errorf("%s=%q: %+v, want a reason with %q", c.key, c.value, pe, c.reason)
+		}
+		// ValidateParams finds the same error without an adapter.
+		if verr := e.rt.ValidateAdapterParams("sim", map[string]string{c.key: c.value}); pe != nil && (verr == nil || verr.Error() != pe.Error()) {
+			t.Errorf("%s=%q: ValidateAdapterParams = %v, want %v", c.key, c.value, verr, pe)
 		}
 	}
 
@@ -115,8 +136,8 @@ func TestParams(t *testing.T) {
 	e.add("w1", map[string]string{"wire": w})
 	e.add("w2", map[string]string{"wire": w})
 	_, err := e.rt.AddAdapter(context.Background(), "w3", "sim", map[string]string{"wire": w})
-	var pe *sim.ParamError
-	if !errors.As(err, &pe) || pe.Key != "wire" || !errors.Is(err, ndis.StatusInvalidParameter) {
+	var pe *ndis.ParamError
+	if !errors.As(err, &pe) || pe.Key != "wire" || pe.Driver != "sim" || !errors.Is(err, ndis.StatusInvalidParameter) {
 		t.Errorf("third adapter on a wire: %v", err)
 	}
 }
@@ -176,7 +197,7 @@ func TestEcho(t *testing.T) {
 			t.Fatalf("NBL of %d frames: %s, completed %d times; want %s once", len(x.Frames), x.Status, r.CompletedTimes(x), wantStatus)
 		}
 	}
-	got := received(r)
+	got := r.ReceivedFrames()
 	if len(got) != len(want) {
 		t.Fatalf("received %d frames, want %d", len(got), len(want))
 	}
@@ -248,7 +269,7 @@ func TestPair(t *testing.T) {
 		r    *ndistest.Recorder
 		want [][]byte
 	}{{"a", ra, toA}, {"b", rb, toB}} {
-		got := received(c.r)
+		got := c.r.ReceivedFrames()
 		if len(got) != len(c.want) {
 			t.Fatalf("%s received %d frames, want %d", c.name, len(got), len(c.want))
 		}
@@ -257,7 +278,7 @@ func TestPair(t *testing.T) {
 				t.Fatalf("%s: frame %d differs", c.name, i)
 			}
 		}
-		if m := completions(c.r); m[ndis.StatusSuccess] != c.r.Completed() {
+		if m := c.r.CompletedByStatus(); m[ndis.StatusSuccess] != c.r.Completed() {
 			t.Fatalf("%s: completions %v", c.name, m)
 		}
 	}
@@ -336,7 +357,7 @@ func TestHardwareFilter(t *testing.T) {
 			return s.RxFrames+s.RxFiltered+s.RxErrors == st.RxFrames+st.RxFiltered+st.RxErrors+uint64(len(probe)) &&
 				s.RxIndicated == st.RxIndicated+uint64(len(c.want))
 		}, "%s: the device's verdict", c.name)
-		got := received(r)[before:]
+		got := r.ReceivedFrames()[before:]
 		if len(got) != len(c.want) {
 			t.Fatalf("%s: received %d frames, want %d", c.name, len(got), len(c.want))
 		}
@@ -368,7 +389,7 @@ func TestHardwareFilter(t *testing.T) {
 	d.Deliver(frame(me, otherMAC, 10, 64), frame(mcastIn2, otherMAC, 11, 64), frame(mcastOut, otherMAC, 12, 64))
 	waitReceived(t, r, b1+1)
 	waitReceived(t, r2, b2+1)
-	if g := received(r2)[b2:]; len(g) != 1 || ndis.MacAddress(g[0][:6]) != mcastIn2 {
+	if g := r2.ReceivedFrames()[b2:]; len(g) != 1 || ndis.MacAddress(g[0][:6]) != mcastIn2 {
 		t.Fatalf("second binding got %d frames", len(g))
 	}
 }
@@ -431,7 +452,7 @@ func TestPauseDrains(t *testing.T) {
 	if err := e.rt.PauseAdapter(ctx, "sim0"); err != nil {
 		t.Fatal(err)
 	}
-	if m := completions(r); m[ndis.StatusSuccess] != 40 {
+	if m := r.CompletedByStatus(); m[ndis.StatusSuccess] != 40 {
 		t.Fatalf("after the pause: completions %v, want 40 successes", m)
 	}
 	if st := d.Stats(); st.TxFrames != 40 || st.TxAborted != 0 || st.RxHeld != 0 {
@@ -484,7 +505,7 @@ func TestPauseAbortsStuckSends(t *testing.T) {
 	if err := <-paused; err != nil {
 		t.Fatal(err)
 	}
-	if m := completions(r); m[ndis.StatusRequestAborted] != 3 {
+	if m := r.CompletedByStatus(); m[ndis.StatusRequestAborted] != 3 {
 		t.Fatalf("completions %v, want 3 aborted", m)
 	}
 }
@@ -528,7 +549,7 @@ func TestFlowControl(t *testing.T) {
 			r.ReturnKept()
 			waitCompleted(t, r, 20)
 			waitReceived(t, r, want)
-			got := received(r)
+			got := r.ReceivedFrames()
 			if len(got) != want {
 				t.Fatalf("received %d frames, want %d", len(got), want)
 			}
@@ -541,3 +562,59 @@ func TestFlowControl(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceOf: DeviceOf finds the device through the adapter's handle,
+// through a decorator that unwraps, and not through one that does not.
+func TestDeviceOf(t *testing.T) {
+	wrap := func(name string, unwraps bool) ndis.MiniportDriver {
+		d := sim.Driver()
+		d.Name = name
+		inner := d.Initialize
+		d.Initialize = func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+			mp, err := inner(a, p)
+			if err != nil {
+				return nil, err
+			}
+			if unwraps {
+				return unwrapping{mp}, nil
+			}
+			return opaque{mp}, nil
+		}
+		return d
+	}
+	e := newEnv(t, false)
+	for _, d := range []ndis.MiniportDriver{wrap("sim-unwrap", true), wrap("sim-opaque", false)} {
+		if err := e.rt.RegisterMiniportDriver(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	plain, dev := e.add("plain", nil)
+	if dev.Name() != "plain" {
+		t.Errorf("DeviceOf(plain) is %q's device", dev.Name())
+	}
+	for _, c := range []struct {
+		driver string
+		ok     bool
+	}{{"sim-unwrap", true}, {"sim-opaque", false}} {
+		a, err := e.rt.AddAdapter(ctx, c.driver, c.driver, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := sim.DeviceOf(a); ok != c.ok || ok && d.Name() != c.driver {
+			t.Errorf("DeviceOf(%s) = %v, %v; want found %v", c.driver, d, ok, c.ok)
+		}
+	}
+	if err := e.rt.RemoveAdapter(ctx, plain.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sim.DeviceOf(plain); ok {
+		t.Error("DeviceOf a removed adapter")
+	}
+}
+
+type unwrapping struct{ ndis.Miniport }
+
+func (u unwrapping) Unwrap() ndis.Miniport { return u.Miniport }
+
+type opaque struct{ ndis.Miniport }

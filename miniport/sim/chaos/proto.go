@@ -207,6 +207,18 @@ func (s *soak) watched(d ndis.MiniportDriver) ndis.MiniportDriver {
 	return d
 }
 
+// The interfaces watched implements: those of the sim's miniport that it
+// watches.
+var (
+	_ ndis.Miniport    = (*watched)(nil)
+	_ ndis.Resetter    = (*watched)(nil)
+	_ ndis.HangChecker = (*watched)(nil)
+)
+
+// Unwrap returns the sim's miniport, so that sim.DeviceOf sees through the
+// watcher.
+func (m *watched) Unwrap() ndis.Miniport { return m.Miniport }
+
 func (m *watched) Reset() (bool, ndis.Status) {
 	m.inReset.Store(true)
 	defer m.inReset.Store(false)
