@@ -178,4 +178,9 @@
 // (InjectBug, tests only). Every method is safe from any goroutine. DeviceOf
 // finds the Device through the adapter's own handle
 // (ndis.Adapter.MiniportContext): the package keeps no table of adapters.
+//
+// The miniport is an ndis.Reporter: Adapter.Details gives the Stats under
+// stable names (xmit_ok, xmit_error, rcv_ok and rcv_no_buffer first, then
+// tx_*, rx_*, the reset and hang counters, and faults_fired by fault), so
+// programs show them with no code of the sim's.
 package sim

@@ -47,6 +47,7 @@ var (
 	_ ndis.Miniport    = (*miniport)(nil)
 	_ ndis.Resetter    = (*miniport)(nil)
 	_ ndis.HangChecker = (*miniport)(nil)
+	_ ndis.Reporter    = (*miniport)(nil)
 )
 
 // miniport is the driver of one sim adapter: the software that programs the

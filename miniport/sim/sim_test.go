@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -560,6 +561,73 @@ func TestFlowControl(t *testing.T) {
 			}
 			checkTraffic(t, r, d, 100, 4) // a burst the ring holds, flow control or not
 		})
+	}
+}
+
+// TestReport: the miniport reports its device's Stats (ndis.Reporter)
+// under stable names: counters and gauges, and the faults fired by kind.
+func TestReport(t *testing.T) {
+	e := newEnv(t, false)
+	a, d := e.add("sim0", map[string]string{"rx_ring": "8"})
+	r := e.bind("sim0")
+	setFilter(t, r, ndis.PacketTypeDirected)
+	me := d.MAC()
+	send(r, frame(me, me, 1, 60), frame(me, me, 2, 60), make([]byte, 13))
+	waitCompleted(t, r, 3)
+	waitReceived(t, r, 2)
+	d.Inject(sim.FaultRxStorm) // 256 frames into a ring of 8: an overrun
+	ndistest.Eventually(t, func() bool {
+		st := d.Stats()
+		return st.RxIndicated == st.RxFrames && st.RxHeld == 0
+	}, "the storm indicated and returned")
+
+	st := d.Stats()
+	if st.TxFrames != 2 || st.TxErrors != 1 || st.RxIndicated < 3 || st.RxNoBuffer == 0 {
+		t.Fatalf("stats %+v: want 2 frames sent, 1 failed, a storm received and overrun", st)
+	}
+	failed := 0.0
+	if st.Failed {
+		failed = 1
+	}
+	want := map[string]float64{
+		"xmit_ok": float64(st.TxFrames), "xmit_error": float64(st.TxErrors),
+		"rcv_ok": float64(st.RxIndicated), "rcv_no_buffer": float64(st.RxNoBuffer),
+		"tx_posted": float64(st.TxPosted), "tx_link_down": float64(st.TxLinkDown),
+		"tx_aborted": float64(st.TxAborted), "tx_completed": float64(st.TxCompleted),
+		"tx_queued": float64(st.TxQueued), "tx_ring": float64(st.TxRing),
+		"rx_frames": float64(st.RxFrames), "rx_filtered": float64(st.RxFiltered),
+		"rx_errors": float64(st.RxErrors), "rx_dropped": float64(st.RxDropped),
+		"rx_discarded": float64(st.RxDiscarded), "rx_held": float64(st.RxHeld),
+		"resets": float64(st.Resets), "resets_failed": float64(st.ResetsFailed),
+		"resets_pended": float64(st.ResetsPended), "addressing_lost": float64(st.AddressingLost),
+		"hang_checks": float64(st.HangChecks), "hangs_detected": float64(st.HangsDetected),
+		"oids_stuck": float64(st.OidsStuck), "failed": failed,
+	}
+	for _, k := range sim.FaultKinds() {
+		want["faults_fired{"+k.String()+"}"] = float64(st.Fired[k])
+	}
+	gauges := map[string]bool{"tx_queued": true, "tx_ring": true, "rx_held": true, "failed": true}
+	got := make(map[string]float64)
+	for _, x := range a.Details() {
+		key := x.Name
+		if x.Name == "faults_fired" {
+			key += "{" + x.Labels["fault"] + "}"
+		} else if x.Labels != nil {
+			t.Errorf("%s has labels %v", x.Name, x.Labels)
+		}
+		if wantKind := map[bool]ndis.DetailKind{false: ndis.DetailCounter, true: ndis.DetailGauge}[gauges[x.Name]]; x.Kind != wantKind || x.Help == "" {
+			t.Errorf("%s: kind %s, help %q; want a %s with help", key, x.Kind, x.Help, wantKind)
+		}
+		if _, dup := got[key]; dup {
+			t.Errorf("%s reported twice", key)
+		}
+		got[key] = x.Value
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Details():\n got %v\nwant %v", got, want)
+	}
+	if got["faults_fired{rx_storm}"] != 1 {
+		t.Errorf("faults_fired{rx_storm} = %v, want 1", got["faults_fired{rx_storm}"])
 	}
 }
 
