@@ -8,9 +8,9 @@ import "github.com/gondis/gondis/ndis"
 // (it indicates them), the transmit ring (it reaps done descriptors,
 // completes their NBLs in one batch and posts queued frames), the receive
 // ring (it indicates filled buffers in one batch and posts fresh ones) and a
-// pending pause. Every runtime call it makes is one that never blocks
-// (DESIGN.md §3), and it makes none with a lock held, so Reset may wait for
-// it to finish a pass.
+// pending pause. Every runtime call it makes is one the runtime documents
+// as never blocking (indications, completions, ResetMiniport), and it makes
+// none with a lock held, so Reset may wait for it to finish a pass.
 
 func (m *miniport) interrupt() {
 	defer close(m.done)

@@ -3,7 +3,7 @@
 // pause and restart cycles, operator resets, and every fault of the sim
 // device injected at random from a seed, with the runtime's invariants
 // checked as it runs and at the end. `go test ./miniport/sim -run Chaos`
-// runs it at CI size; Run is the same soak for programs (the CLI).
+// runs it at CI size; Run is the same soak for programs.
 package chaos
 
 import (
@@ -226,7 +226,7 @@ func (s *soak) run(ctx context.Context) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			p := s.protoOf(b)
+			p := b.ProtocolContext().(*proto)
 			p.dst = peer
 			s.setFilter(ctx, p)
 		}

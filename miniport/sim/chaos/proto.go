@@ -40,17 +40,6 @@ func (s *soak) bind(b *ndis.Binding) (ndis.Protocol, error) {
 	return p, nil
 }
 
-func (s *soak) protoOf(b *ndis.Binding) *proto {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.protos {
-		if p.b == b {
-			return p
-		}
-	}
-	return nil
-}
-
 func (p *proto) fail(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,17 +116,16 @@ func (p *proto) sender(stop <-chan struct{}) {
 	}
 	for {
 		for len(free) >= batch {
-			var head *ndis.NetBufferList
+			var chain ndis.List
 			for _, x := range free[len(free)-batch:] {
 				seq++
 				p.fill(x, seq)
 				out[x] = true
-				x.Next = head
-				head = x
+				chain.Push(x)
 			}
 			free = free[:len(free)-batch]
 			p.sent.Add(batch)
-			p.b.SendNetBufferLists(head)
+			p.b.SendNetBufferLists(chain.Take())
 		}
 		select {
 		case l := <-p.back:
