@@ -12,10 +12,10 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// The datapath benchmark of docs/PERFORMANCE.md, beside its baseline. In both, one
-// b.N iteration is one batch of benchBatch packets of benchFrameSize bytes:
-// ns/op is the time per batch, allocs/op the allocations per batch, and
-// pkts/s = b.N × benchBatch / elapsed.
+// The datapath benchmark of docs/PERFORMANCE.md, beside its baseline. In
+// both, one b.N iteration is one batch of benchBatch packets of
+// benchFrameSize bytes: ns/op is the time per batch, allocs/op the
+// allocations per batch, and pkts/s = b.N × benchBatch / elapsed.
 //
 //	go test -run '^$' -bench . -benchtime 2s -count 3 ./miniport/loopback
 const (

@@ -14,3 +14,7 @@ func SetTestHooks(transmit, reset func()) (remove func()) {
 		testHookReset.Store(nil)
 	}
 }
+
+// ParamDoc returns the parameter table's doc lines, for the package doc's
+// test.
+func ParamDoc() string { return params.Doc() }

@@ -15,17 +15,18 @@
 //
 //	mtu         largest payload without the Ethernet header, 68…65535 (default 1500)
 //	mac         station address, unicast, as net.ParseMAC reads it (default 02:00:00:00:00:01)
-//	link_speed  bits per second, reported for both directions (default 10000000000)
+//	link_speed  bits per second, both directions (default 10000000000)
 //	batch       most NBLs in one receive indication, 1…4096 (default 64)
 //
-// An unknown key or a bad value fails MiniportInitializeEx with a
-// *ParamError, which wraps ndis.StatusInvalidParameter.
+// An unknown key or a bad value fails the driver's ValidateParams (which
+// AddAdapter calls first) and MiniportInitializeEx with an
+// *ndis.ParamError, which wraps ndis.StatusInvalidParameter.
 //
 // # How it works
 //
 // Like a real NIC, the adapter has an "interrupt" goroutine (its DPC),
-// started by Initialize and stopped by Halt. SendNetBufferLists only links
-// the chain onto a pending list, under one lock, and wakes that goroutine
+// started by Initialize and stopped by Halt. SendNetBufferLists only puts
+// the chain on a pending queue, under one lock, and wakes that goroutine
 // when it sleeps; it never blocks and never calls back. The interrupt
 // goroutine takes everything pending at once and, for the whole chain:
 // copies each frame that the hardware receive filter accepts into a receive
@@ -40,14 +41,14 @@
 //
 // The receive pool holds at most 4096 NBLs. When protocols hold all of them,
 // sends still complete successfully and the frames are dropped, counted by
-// OIDGenRcvNoBuffer, as a NIC out of receive descriptors drops them.
+// ndis.OIDGenRcvNoBuffer, as a NIC out of receive descriptors drops them.
 //
 // # The hardware filter
 //
 // The runtime hands the miniport the union of every binding's packet filter
 // and multicast list and filters per binding itself. The loopback applies
-// that union as the NIC's filter, with the rules of the runtime: promiscuous
-// takes every frame; a unicast frame needs DIRECTED and the adapter's
+// that union as the NIC's filter, with the runtime's own rule
+// (ndis.PacketFilter.Accepts): promiscuous takes every frame; a unicast frame needs DIRECTED and the adapter's
 // address; broadcast needs BROADCAST; multicast needs ALL_MULTICAST, or
 // MULTICAST and the address in the list. With no filter set, nothing is
 // received.
@@ -60,6 +61,9 @@
 // the buffer holds 8 bytes and a ULONG otherwise. The general OIDs (address,
 // link state, MTU ...) are answered by the runtime from the adapter's
 // attributes. Anything else is ndis.StatusInvalidOid.
+//
+// The miniport is an ndis.Reporter: Adapter.Details gives the same four
+// counters as xmit_ok, xmit_error, rcv_ok and rcv_no_buffer.
 //
 // # Pause, reset, halt
 //
@@ -74,23 +78,19 @@
 package loopback
 
 import (
-	"fmt"
-	"maps"
-	"net"
-	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/gondis/gondis/internal/param"
+	"github.com/gondis/gondis/miniport/internal/kit"
 	"github.com/gondis/gondis/ndis"
 )
 
-// Defaults and limits of the adapter parameters.
+// Defaults and limits of the adapter parameters (the MTU's floor is
+// param.MinMTU, as for every gondis adapter).
 const (
 	DefaultMTU       = 1500
 	DefaultLinkSpeed = 10_000_000_000 // bits per second
 	DefaultBatch     = 64
-	MinMTU           = 68
 	MaxMTU           = 65535
 	// PoolLimit is the most receive NBLs an adapter has at once.
 	PoolLimit = 4096
@@ -102,44 +102,17 @@ const (
 // a locally administered unicast address.
 const DefaultMAC = "02:00:00:00:00:01"
 
-// Statistics OIDs (ntddndis.h) the loopback answers besides OIDGenXmitOK and
-// OIDGenRcvOK; the runtime does not name them yet.
-const (
-	OIDGenXmitError   ndis.OID = 0x00020103 // frames not transmitted: bad length, aborted by a reset
-	OIDGenRcvNoBuffer ndis.OID = 0x00020105 // frames dropped: no receive NBL free
-)
-
-// supportedFilters are the packet filter bits the hardware filter knows.
-const supportedFilters = ndis.PacketTypeDirected | ndis.PacketTypeMulticast |
-	ndis.PacketTypeAllMulticast | ndis.PacketTypeBroadcast | ndis.PacketTypePromiscuous
-
-const ethernetHeaderSize = 14
-
 // Driver returns the loopback miniport driver, named "loopback", written
-// against NDIS 6.30 (so it may be reset).
+// against NDIS 6.30 (so it may be reset). Its ValidateParams checks an
+// adapter's parameters as Initialize reads them.
 func Driver() ndis.MiniportDriver {
 	return ndis.MiniportDriver{
-		Name:       "loopback",
-		Version:    ndis.Version630,
-		Initialize: initialize,
+		Name:           "loopback",
+		Version:        ndis.Version630,
+		Initialize:     initialize,
+		ValidateParams: params.Validate,
 	}
 }
-
-// ParamError is the error Initialize returns for a bad adapter parameter. It
-// wraps ndis.StatusInvalidParameter: errors.Is(err,
-// ndis.StatusInvalidParameter) holds for it.
-type ParamError struct {
-	Key    string // the parameter's name
-	Value  string // its value, as given
-	Reason string // what is wrong with it
-}
-
-func (e *ParamError) Error() string {
-	return fmt.Sprintf("loopback: parameter %s=%q: %s", e.Key, e.Value, e.Reason)
-}
-
-// Unwrap returns ndis.StatusInvalidParameter.
-func (e *ParamError) Unwrap() error { return ndis.StatusInvalidParameter }
 
 // config is an adapter's parsed parameters.
 type config struct {
@@ -149,45 +122,24 @@ type config struct {
 	batch     int
 }
 
-// parseConfig reads the params map. Keys are checked in sorted order, so the
-// error for several bad keys is always the same one.
-func parseConfig(params map[string]string) (config, error) {
-	c := config{mtu: DefaultMTU, linkSpeed: DefaultLinkSpeed, batch: DefaultBatch}
-	hw, _ := net.ParseMAC(DefaultMAC)
-	copy(c.mac[:], hw)
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		v := params[k]
-		bad := func(reason string) error { return &ParamError{Key: k, Value: v, Reason: reason} }
-		switch k {
-		case "mtu":
-			n, err := param.Int(v, MinMTU, MaxMTU)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.mtu = n
-		case "mac":
-			mac, err := ndis.ParseStationAddress(v)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.mac = mac
-		case "link_speed":
-			n, err := param.BitsPerSecond(v)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.linkSpeed = n
-		case "batch":
-			n, err := param.Int(v, 1, PoolLimit)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.batch = n
-		default:
-			return c, bad("unknown parameter; the loopback takes mtu, mac, link_speed and batch")
-		}
-	}
-	return c, nil
+// params are the adapter parameters; the package doc lists them with these
+// Doc strings.
+var params = param.Table[config]{
+	Driver: "loopback",
+	Specs: []param.Spec[config]{
+		param.MTUSpec(MaxMTU, DefaultMTU, func(c *config) *int { return &c.mtu }),
+		param.MACSpec(DefaultMAC, func(c *config) *ndis.MacAddress { return &c.mac }),
+		param.LinkSpeedSpec(DefaultLinkSpeed, func(c *config) *uint64 { return &c.linkSpeed }),
+		param.IntSpec("batch", "most NBLs in one receive indication, 1…4096 (default 64)",
+			1, PoolLimit, func(c *config) *int { return &c.batch }),
+	},
+}
+
+// parseConfig reads the params map over the defaults.
+func parseConfig(p map[string]string) (config, error) {
+	mac, _ := ndis.ParseStationAddress(DefaultMAC) // valid: TestParams uses it
+	c := config{mtu: DefaultMTU, mac: mac, linkSpeed: DefaultLinkSpeed, batch: DefaultBatch}
+	return c, params.Parse(&c, p)
 }
 
 // initialize is MiniportInitializeEx.
@@ -196,22 +148,13 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.SetMiniportAttributes(&ndis.RegistrationAttributes{}); err != nil {
-		return nil, err
-	}
-	err = a.SetMiniportAttributes(&ndis.GeneralAttributes{
-		MtuSize:                uint32(c.mtu),
-		MaxXmitLinkSpeed:       c.linkSpeed,
-		MaxRcvLinkSpeed:        c.linkSpeed,
-		XmitLinkSpeed:          c.linkSpeed,
-		RcvLinkSpeed:           c.linkSpeed,
-		MediaConnectState:      ndis.MediaConnectStateConnected,
-		MediaDuplexState:       ndis.MediaDuplexStateFull,
-		LookaheadSize:          uint32(c.mtu),
-		SupportedPacketFilters: supportedFilters,
-		MaxMulticastListSize:   MaxMulticastListSize,
-		PermanentMacAddress:    c.mac,
-		CurrentMacAddress:      c.mac,
+	err = kit.SetAttributes(a, 0, kit.Ethernet{
+		MTU:           c.mtu,
+		MAC:           c.mac,
+		LinkSpeed:     c.linkSpeed,
+		Connected:     true,
+		Filters:       kit.HardwareFilters,
+		MulticastList: MaxMulticastListSize,
 	})
 	if err != nil {
 		return nil, err
@@ -219,16 +162,29 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	m := &miniport{
 		a:        a,
 		cfg:      c,
-		maxFrame: c.mtu + ethernetHeaderSize,
-		pool:     ndis.NewPool(c.mtu+ethernetHeaderSize, PoolLimit),
+		maxFrame: c.mtu + ndis.EthernetHeaderSize,
+		pool:     ndis.NewPool(c.mtu+ndis.EthernetHeaderSize, PoolLimit),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	m.idle.L = &m.mu
+	m.filter.Store(&ndis.PacketFilter{})
+	m.transmitHooked = func(l *ndis.NetBufferList) {
+		if h := testHookTransmit.Load(); h != nil {
+			(*h)()
+		}
+		m.transmit(l)
+	}
 	go m.interrupt()
 	return m, nil
 }
+
+// The interfaces the miniport implements.
+var (
+	_ ndis.Miniport = (*miniport)(nil)
+	_ ndis.Resetter = (*miniport)(nil)
+	_ ndis.Reporter = (*miniport)(nil)
+)
 
 // miniport is one loopback adapter.
 type miniport struct {
@@ -237,16 +193,22 @@ type miniport struct {
 	maxFrame int
 	pool     *ndis.Pool // receive NBLs
 
-	// The hardware receive filter: written by OidRequest on the work
-	// goroutine, read once per chain by the interrupt goroutine.
-	filter    atomic.Uint32
-	multicast atomic.Pointer[[]ndis.MacAddress]
+	// The hardware receive filter: replaced whole by OidRequest on the work
+	// goroutine, loaded once per chain by the interrupt goroutine.
+	filter    atomic.Pointer[ndis.PacketFilter]
 	lookahead atomic.Uint32
 
 	// Counters, in frames.
 	xmitOK, xmitError, rcvOK, rcvNoBuffer atomic.Uint64
 
 	pausing atomic.Bool // Pause answered StatusPending; PauseComplete is due
+
+	// sends: handed over by SendNetBufferLists, transmitted by the
+	// interrupt goroutine, flushed by Reset.
+	sends kit.SendQueue
+	// transmitHooked is transmit behind the test hook, made once so that
+	// serving the queue allocates nothing.
+	transmitHooked func(*ndis.NetBufferList)
 
 	// transmit's scratch lists, interrupt goroutine only.
 	accepted [][]byte              // frames to receive
@@ -255,12 +217,6 @@ type miniport struct {
 	wake chan struct{} // capacity 1: sends are pending, or a pause may be done
 	stop chan struct{} // closed by Halt
 	done chan struct{} // closed when the interrupt goroutine has exited
-
-	mu   sync.Mutex
-	idle sync.Cond // on mu; broadcast when busy goes false
-	// head…tail: sends handed over and not yet taken by the interrupt goroutine.
-	head, tail *ndis.NetBufferList
-	busy       bool // the interrupt goroutine is transmitting a chain it took
 }
 
 // signal wakes the interrupt goroutine. It never blocks.
@@ -271,30 +227,12 @@ func (m *miniport) signal() {
 	}
 }
 
-// SendNetBufferLists is MiniportSendNetBufferLists: it links the chain onto
-// the pending list under one lock and wakes the interrupt goroutine when it
-// is idle. It never blocks and never calls back; every NBL is completed
-// later, on the interrupt goroutine, or by Reset.
+// SendNetBufferLists is MiniportSendNetBufferLists: it queues the chain
+// under one lock and wakes the interrupt goroutine when it is idle. It never
+// blocks and never calls back; every NBL is completed later, on the
+// interrupt goroutine, or by Reset.
 func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
-	if l == nil {
-		return
-	}
-	tail := l
-	for tail.Next != nil {
-		tail = tail.Next
-	}
-	m.mu.Lock()
-	if m.head == nil {
-		m.head = l
-	} else {
-		m.tail.Next = l
-	}
-	m.tail = tail
-	// A busy interrupt goroutine looks at the pending list again before it
-	// sleeps, and a non-empty list has had its wake-up already.
-	wake := !m.busy && m.head == l
-	m.mu.Unlock()
-	if wake {
+	if m.sends.Push(l) {
 		m.signal()
 	}
 }
@@ -329,26 +267,7 @@ var testHookTransmit, testHookReset atomic.Pointer[func()]
 // service transmits every pending chain, then completes a pending pause if
 // nothing is left.
 func (m *miniport) service() {
-	m.mu.Lock()
-	for {
-		l := m.head
-		m.head, m.tail = nil, nil
-		if l == nil {
-			if m.busy {
-				m.busy = false
-				m.idle.Broadcast()
-			}
-			break
-		}
-		m.busy = true
-		m.mu.Unlock()
-		if h := testHookTransmit.Load(); h != nil {
-			(*h)()
-		}
-		m.transmit(l)
-		m.mu.Lock()
-	}
-	m.mu.Unlock()
+	m.sends.Serve(m.transmitHooked)
 	m.maybeCompletePause()
 }
 
@@ -357,13 +276,7 @@ func (m *miniport) service() {
 // transmit, the pool's outstanding NBLs are exactly those indicated and not
 // returned). Interrupt goroutine only.
 func (m *miniport) maybeCompletePause() {
-	if !m.pausing.Load() {
-		return
-	}
-	m.mu.Lock()
-	drained := m.head == nil && !m.busy
-	m.mu.Unlock()
-	if drained && m.pool.Outstanding() == 0 && m.pausing.CompareAndSwap(true, false) {
+	if m.pausing.Load() && m.sends.Drained() && m.pool.Outstanding() == 0 && m.pausing.CompareAndSwap(true, false) {
 		m.a.PauseComplete()
 	}
 }
@@ -374,10 +287,6 @@ func (m *miniport) maybeCompletePause() {
 // Interrupt goroutine only.
 func (m *miniport) transmit(l *ndis.NetBufferList) {
 	pf := m.filter.Load()
-	var mcast []ndis.MacAddress
-	if p := m.multicast.Load(); p != nil {
-		mcast = *p
-	}
 
 	// Check the lengths and run the filter: the frames to receive. An NBL
 	// with one bad frame fails whole.
@@ -387,11 +296,11 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 		x.Status = ndis.StatusSuccess
 		mark := len(accepted)
 		for _, f := range x.Frames {
-			if len(f) < ethernetHeaderSize || len(f) > m.maxFrame {
+			if len(f) < ndis.EthernetHeaderSize || len(f) > m.maxFrame {
 				x.Status = ndis.StatusInvalidLength
 				break
 			}
-			if pf != 0 && m.accepts(pf, mcast, f) {
+			if pf.AcceptsFrame(f, m.cfg.mac) {
 				accepted = append(accepted, f)
 			}
 		}
@@ -449,35 +358,6 @@ func (m *miniport) transmit(l *ndis.NetBufferList) {
 	m.chunks = chunks[:0]
 }
 
-// accepts is the hardware receive filter: the rules of the runtime's
-// per-binding filter, applied to the union of the bindings' filters that the
-// runtime sets. Promiscuous takes every frame; a unicast frame needs
-// DIRECTED and the adapter's address; broadcast needs BROADCAST; multicast
-// needs ALL_MULTICAST, or MULTICAST and the address in the list. The frame
-// holds an Ethernet header.
-func (m *miniport) accepts(pf uint32, mcast []ndis.MacAddress, f []byte) bool {
-	dst := ndis.MacAddress(f[:6])
-	if dst.IsMulticast() {
-		return acceptsGroup(pf, mcast, dst)
-	}
-	return pf&ndis.PacketTypePromiscuous != 0 || pf&ndis.PacketTypeDirected != 0 && dst == m.cfg.mac
-}
-
-// acceptsGroup filters a frame sent to a group address.
-func acceptsGroup(pf uint32, mcast []ndis.MacAddress, dst ndis.MacAddress) bool {
-	switch {
-	case pf&ndis.PacketTypePromiscuous != 0:
-		return true
-	case dst == ndis.BroadcastAddress:
-		return pf&ndis.PacketTypeBroadcast != 0
-	case pf&ndis.PacketTypeAllMulticast != 0:
-		return true
-	case pf&ndis.PacketTypeMulticast != 0:
-		return slices.Contains(mcast, dst)
-	}
-	return false
-}
-
 // Pause is MiniportPause. It answers StatusPending; the interrupt goroutine
 // calls PauseComplete once it has transmitted every pending send and every
 // indicated NBL has come back.
@@ -496,18 +376,11 @@ func (m *miniport) Restart() ndis.Status { return ndis.StatusSuccess }
 // addressing reset. It runs on the work goroutine, with the datapath gate
 // closed: no send arrives meanwhile.
 func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
-	m.mu.Lock()
-	l := m.head
-	m.head, m.tail = nil, nil
-	m.mu.Unlock()
+	l := m.sends.Take()
 	if h := testHookReset.Load(); h != nil {
 		(*h)()
 	}
-	m.mu.Lock()
-	for m.busy {
-		m.idle.Wait()
-	}
-	m.mu.Unlock()
+	m.sends.WaitIdle()
 	if l != nil {
 		var n uint64
 		for x := l; x != nil; x = x.Next {
@@ -537,15 +410,15 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestSet:
 		switch r.OID {
 		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.PacketFilter(supportedFilters)
+			v, s := r.PacketFilter(kit.HardwareFilters)
 			if s == ndis.StatusSuccess {
-				m.filter.Store(v)
+				m.filter.Store(&ndis.PacketFilter{Types: v, Multicast: m.filter.Load().Multicast})
 			}
 			return s
 		case ndis.OID8023MulticastList:
 			list, s := r.MulticastList(MaxMulticastListSize)
 			if s == ndis.StatusSuccess {
-				m.multicast.Store(&list)
+				m.filter.Store(&ndis.PacketFilter{Types: m.filter.Load().Types, Multicast: list})
 			}
 			return s
 		case ndis.OIDGenCurrentLookahead:
@@ -561,11 +434,22 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 			return r.PutCounter(m.xmitOK.Load())
 		case ndis.OIDGenRcvOK:
 			return r.PutCounter(m.rcvOK.Load())
-		case OIDGenXmitError:
+		case ndis.OIDGenXmitError:
 			return r.PutCounter(m.xmitError.Load())
-		case OIDGenRcvNoBuffer:
+		case ndis.OIDGenRcvNoBuffer:
 			return r.PutCounter(m.rcvNoBuffer.Load())
 		}
 	}
 	return ndis.StatusInvalidOid
+}
+
+// Report implements ndis.Reporter: the adapter's counters, in frames, as
+// the statistics OIDs answer them.
+func (m *miniport) Report() []ndis.Detail {
+	return []ndis.Detail{
+		{Name: "xmit_ok", Help: "frames sent without error", Kind: ndis.DetailCounter, Value: float64(m.xmitOK.Load())},
+		{Name: "xmit_error", Help: "frames not sent: a bad length, or aborted by a reset", Kind: ndis.DetailCounter, Value: float64(m.xmitError.Load())},
+		{Name: "rcv_ok", Help: "frames indicated to the runtime", Kind: ndis.DetailCounter, Value: float64(m.rcvOK.Load())},
+		{Name: "rcv_no_buffer", Help: "frames dropped: no receive NBL free", Kind: ndis.DetailCounter, Value: float64(m.rcvNoBuffer.Load())},
+	}
 }

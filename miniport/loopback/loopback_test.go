@@ -6,8 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
+	"maps"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -58,174 +63,30 @@ func frame(dst ndis.MacAddress, seq uint32, n int) []byte {
 
 // --- the recording protocol ------------------------------------------------
 
-// recorder is a protocol that records everything it is given. Its
-// callbacks never block. Unless hold is set it returns received NBLs at
-// once, from inside its receive handler.
-type recorder struct {
-	t    testing.TB
-	b    *ndis.Binding
-	hold atomic.Bool
-	// slots, when set, is released once per completed NBL (flow control
-	// for the traffic generators).
-	slots chan struct{}
-
-	mu          sync.Mutex
-	frames      [][]byte // copies of the frames received, in order
-	held        []*ndis.NetBufferList
-	maxChain    int // the longest chain of one receive indication
-	completions map[*ndis.NetBufferList]int
-	byStatus    map[ndis.Status]int
-	completed   int
-	statuses    []statusEvent
-	changed     chan struct{}
+// send hands the NBLs to the recorder's binding as one chain.
+func send(r *ndistest.Recorder, ls ...*ndis.NetBufferList) {
+	r.B.SendNetBufferLists(ndis.Chain(ls...))
 }
 
-type statusEvent struct {
-	code    ndis.Status
-	payload []byte
-}
-
-func newRecorder(t testing.TB) *recorder {
-	return &recorder{
-		t:           t,
-		completions: make(map[*ndis.NetBufferList]int),
-		byStatus:    make(map[ndis.Status]int),
-		changed:     make(chan struct{}, 1),
-	}
-}
-
-func (r *recorder) driver(name string) ndis.ProtocolDriver {
-	return ndis.ProtocolDriver{Name: name, BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
-		r.b = b
-		return r, nil
-	}}
-}
-
-func (r *recorder) notify() {
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
-	hold := r.hold.Load()
-	r.mu.Lock()
-	n := 0
-	for x := l; x != nil; x = x.Next {
-		n++
-		for _, f := range x.Frames {
-			r.frames = append(r.frames, bytes.Clone(f))
-		}
-		if hold {
-			r.held = append(r.held, x)
-		}
-	}
-	r.maxChain = max(r.maxChain, n)
-	r.mu.Unlock()
-	if !hold && flags&ndis.ReceiveFlagResources == 0 {
-		r.b.ReturnNetBufferLists(l)
-	}
-	r.notify()
-}
-
-func (r *recorder) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	r.mu.Lock()
-	n := 0
-	for x := l; x != nil; x = x.Next {
-		n++
-		r.completions[x]++
-		if r.completions[x] > 1 {
-			r.t.Errorf("NBL %p completed %d times", x, r.completions[x])
-		}
-		r.byStatus[x.Status]++
-		r.completed++
-	}
-	r.mu.Unlock()
-	if r.slots != nil {
-		for range n {
-			<-r.slots
-		}
-	}
-	r.notify()
-}
-
-func (r *recorder) Status(code ndis.Status, payload []byte) {
-	r.mu.Lock()
-	r.statuses = append(r.statuses, statusEvent{code, bytes.Clone(payload)})
-	r.mu.Unlock()
-	r.notify()
-}
-
-// send hands the NBLs to the binding as one chain.
-func (r *recorder) send(ls ...*ndis.NetBufferList) {
-	r.b.SendNetBufferLists(ndis.Chain(ls...))
-}
-
-// waitUntil waits for cond, evaluated under the recorder's lock.
-func (r *recorder) waitUntil(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		ok := cond()
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-r.changed:
-		case <-deadline.C:
-			r.t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func (r *recorder) waitCompleted(n int) {
-	r.t.Helper()
-	r.waitUntil(fmt.Sprintf("%d completions", n), func() bool { return r.completed >= n })
-}
-
-func (r *recorder) received() [][]byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([][]byte(nil), r.frames...)
-}
-
-func (r *recorder) statusCount(s ndis.Status) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.byStatus[s]
-}
-
-// releaseHeld returns every NBL held back by hold.
-func (r *recorder) releaseHeld() {
-	r.mu.Lock()
-	held := r.held
-	r.held = nil
-	r.mu.Unlock()
-	if len(held) > 0 {
-		r.b.ReturnNetBufferLists(ndis.Chain(held...))
-	}
+func waitCompleted(t *testing.T, r *ndistest.Recorder, n int) {
+	t.Helper()
+	ndistest.Eventually(t, func() bool { return r.Completed() >= n }, "%d completions", n)
 }
 
 // checkCompletedOnce checks that each of sent was completed exactly once.
-func (r *recorder) checkCompletedOnce(sent []*ndis.NetBufferList) {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func checkCompletedOnce(t *testing.T, r *ndistest.Recorder, sent []*ndis.NetBufferList) {
+	t.Helper()
 	bad := 0
 	for _, x := range sent {
-		if n := r.completions[x]; n != 1 {
+		if n := r.CompletedTimes(x); n != 1 {
 			bad++
 			if bad <= 5 {
-				r.t.Errorf("NBL %p completed %d times, want 1", x, n)
+				t.Errorf("NBL %p completed %d times, want 1", x, n)
 			}
 		}
 	}
-	if bad > 0 || r.completed != len(sent) {
-		r.t.Errorf("%d of %d NBLs not completed exactly once; %d completions in all", bad, len(sent), r.completed)
+	if n := r.Completed(); bad > 0 || n != len(sent) {
+		t.Errorf("%d of %d NBLs not completed exactly once; %d completions in all", bad, len(sent), n)
 	}
 }
 
@@ -255,7 +116,7 @@ func newRuntime(t *testing.T, drivers ...ndis.MiniportDriver) *ndis.Runtime {
 }
 
 // setup adds adapter "loop0" with params and binds a recorder to it.
-func setup(t *testing.T, params map[string]string) (*ndis.Runtime, *ndis.Adapter, *recorder) {
+func setup(t *testing.T, params map[string]string) (*ndis.Runtime, *ndis.Adapter, *ndistest.Recorder) {
 	t.Helper()
 	rt := newRuntime(t)
 	a, err := rt.AddAdapter(context.Background(), "loop0", "loopback", params)
@@ -265,16 +126,29 @@ func setup(t *testing.T, params map[string]string) (*ndis.Runtime, *ndis.Adapter
 	return rt, a, bind(t, rt, "rec")
 }
 
-func bind(t *testing.T, rt *ndis.Runtime, name string) *recorder {
+// bind binds a recording protocol called name to loop0. Its recorder
+// returns receives at once unless told to keep them, and fails the test
+// when an NBL comes back twice.
+func bind(t *testing.T, rt *ndis.Runtime, name string) *ndistest.Recorder {
 	t.Helper()
-	r := newRecorder(t)
-	if err := rt.RegisterProtocolDriver(r.driver(name)); err != nil {
+	d := ndistest.NewRecorderDriver(name)
+	d.Setup = func(r *ndistest.Recorder) {
+		r.OnComplete = func(l *ndis.NetBufferList) {
+			for x := l; x != nil; x = x.Next {
+				if n := r.CompletedTimes(x); n > 1 {
+					t.Errorf("NBL %p completed %d times", x, n)
+				}
+			}
+		}
+	}
+	if err := rt.RegisterProtocolDriver(d.Driver()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.Bind(context.Background(), name, "loop0"); err != nil {
+	b, err := rt.Bind(context.Background(), name, "loop0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return d.Binding(b)
 }
 
 func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
@@ -306,6 +180,23 @@ func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
 	return binary.LittleEndian.Uint64(req.Buffer)
 }
 
+// details returns the counters the adapter reports (ndis.Reporter) by
+// name, checking that each is a counter with help, reported once.
+func details(t *testing.T, a *ndis.Adapter) map[string]float64 {
+	t.Helper()
+	got := make(map[string]float64)
+	for _, d := range a.Details() {
+		if d.Kind != ndis.DetailCounter || d.Help == "" || d.Labels != nil {
+			t.Errorf("detail %+v: want a counter with help and no labels", d)
+		}
+		if _, dup := got[d.Name]; dup {
+			t.Errorf("detail %s reported twice", d.Name)
+		}
+		got[d.Name] = d.Value
+	}
+	return got
+}
+
 // quiesce pauses and restarts the adapter: a pause completes only once the
 // loopback has transmitted everything and every receive NBL is back, so
 // afterwards every indication of earlier sends has been made.
@@ -325,8 +216,8 @@ func quiesce(t *testing.T, rt *ndis.Runtime) {
 
 func TestDriver(t *testing.T) {
 	d := loopback.Driver()
-	if d.Name != "loopback" || d.Version != ndis.Version630 || d.Initialize == nil {
-		t.Fatalf("Driver() = %q %s, Initialize set %v", d.Name, d.Version, d.Initialize != nil)
+	if d.Name != "loopback" || d.Version != ndis.Version630 || d.Initialize == nil || d.ValidateParams == nil {
+		t.Fatalf("Driver() = %q %s, Initialize set %v, ValidateParams set %v", d.Name, d.Version, d.Initialize != nil, d.ValidateParams != nil)
 	}
 }
 
@@ -334,7 +225,7 @@ func TestDriver(t *testing.T) {
 // completed exactly once, bad lengths fail, and the counters agree.
 func TestEcho(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+	setFilter(t, r.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	var sent []*ndis.NetBufferList
@@ -375,12 +266,12 @@ func TestEcho(t *testing.T) {
 			chain = append(chain, l)
 		}
 		sent = append(sent, chain...)
-		r.send(chain...)
+		send(r, chain...)
 	}
-	r.waitCompleted(len(sent))
+	waitCompleted(t, r, len(sent))
 	quiesce(t, rt)
 
-	r.checkCompletedOnce(sent)
+	checkCompletedOnce(t, r, sent)
 	for _, x := range sent {
 		wantStatus := ndis.StatusSuccess
 		for _, f := range x.Frames {
@@ -392,7 +283,7 @@ func TestEcho(t *testing.T) {
 			t.Errorf("NBL with frames of %d bytes: status %s, want %s", len(x.Frames), x.Status, wantStatus)
 		}
 	}
-	got := r.received()
+	got := r.ReceivedFrames()
 	if len(got) != len(want) {
 		t.Fatalf("received %d frames, want %d", len(got), len(want))
 	}
@@ -402,17 +293,21 @@ func TestEcho(t *testing.T) {
 		}
 	}
 	n := uint64(len(want))
-	if x := counter(t, r.b, ndis.OIDGenXmitOK); x != n {
+	if x := counter(t, r.B, ndis.OIDGenXmitOK); x != n {
 		t.Errorf("OID_GEN_XMIT_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.b, ndis.OIDGenRcvOK); x != n {
+	if x := counter(t, r.B, ndis.OIDGenRcvOK); x != n {
 		t.Errorf("OID_GEN_RCV_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.b, loopback.OIDGenXmitError); x != badFrames {
+	if x := counter(t, r.B, ndis.OIDGenXmitError); x != badFrames {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want %d", x, badFrames)
 	}
-	if x := counter(t, r.b, loopback.OIDGenRcvNoBuffer); x != 0 {
+	if x := counter(t, r.B, ndis.OIDGenRcvNoBuffer); x != 0 {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want 0", x)
+	}
+	want2 := map[string]float64{"xmit_ok": float64(n), "xmit_error": float64(badFrames), "rcv_ok": float64(n), "rcv_no_buffer": 0}
+	if got := details(t, a); !maps.Equal(got, want2) {
+		t.Errorf("Details() = %v, want %v", got, want2)
 	}
 	st := a.Stats()
 	if st.ReceivedNBLs != n || st.ReturnedNBLs != n || st.SendCompleted != uint64(len(sent)) {
@@ -455,9 +350,9 @@ func TestPacketFilter(t *testing.T) {
 	seq := uint32(0)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			mustSet(t, r.b, ndis.OID8023MulticastList, ndis.EncodeMulticastList(c.list))
-			setFilter(t, r.b, c.filter)
-			before, rxBefore := len(r.received()), a.Stats().ReceivedNBLs
+			mustSet(t, r.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList(c.list))
+			setFilter(t, r.B, c.filter)
+			before, rxBefore := len(r.ReceivedFrames()), a.Stats().ReceivedNBLs
 			names := map[uint32]string{}
 			var ls []*ndis.NetBufferList
 			for _, d := range dsts {
@@ -465,10 +360,10 @@ func TestPacketFilter(t *testing.T) {
 				names[seq] = d.name
 				ls = append(ls, ndis.NewNetBufferList(frame(d.mac, seq, 64)))
 			}
-			r.send(ls...)
+			send(r, ls...)
 			quiesce(t, rt)
 			var got []string
-			for _, f := range r.received()[before:] {
+			for _, f := range r.ReceivedFrames()[before:] {
 				got = append(got, names[binary.BigEndian.Uint32(f[14:])])
 			}
 			if fmt.Sprint(got) != fmt.Sprint(c.want) {
@@ -486,11 +381,11 @@ func TestPacketFilter(t *testing.T) {
 func TestFilterUnion(t *testing.T) {
 	rt, a, ra := setup(t, nil)
 	rb := bind(t, rt, "rec2")
-	setFilter(t, ra.b, ndis.PacketTypeDirected)
-	mustSet(t, rb.b, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn}))
-	setFilter(t, rb.b, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
+	setFilter(t, ra.B, ndis.PacketTypeDirected)
+	mustSet(t, rb.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn}))
+	setFilter(t, rb.B, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
 
-	ra.send(
+	send(ra,
 		ndis.NewNetBufferList(frame(ourMAC, 1, 64)),
 		ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 2, 64)),
 		ndis.NewNetBufferList(frame(mcastIn, 3, 64)),
@@ -498,8 +393,8 @@ func TestFilterUnion(t *testing.T) {
 		ndis.NewNetBufferList(frame(otherMAC, 5, 64)),
 	)
 	quiesce(t, rt)
-	seqs := func(r *recorder) (s []uint32) {
-		for _, f := range r.received() {
+	seqs := func(r *ndistest.Recorder) (s []uint32) {
+		for _, f := range r.ReceivedFrames() {
 			s = append(s, binary.BigEndian.Uint32(f[14:]))
 		}
 		return s
@@ -516,6 +411,12 @@ func TestFilterUnion(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
+	// The package doc lists the parameters as the table declares them.
+	src, derr := parser.ParseFile(token.NewFileSet(), "loopback.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if block := "\t" + strings.ReplaceAll(strings.TrimSuffix(loopback.ParamDoc(), "\n"), "\n", "\n\t") + "\n"; derr != nil || !strings.Contains(src.Doc.Text(), block) {
+		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
+	}
+
 	bad := []struct {
 		params map[string]string
 		key    string
@@ -551,13 +452,20 @@ func TestParams(t *testing.T) {
 		if !errors.Is(err, ndis.StatusInvalidParameter) {
 			t.Errorf("AddAdapter(%v) = %v; not NDIS_STATUS_INVALID_PARAMETER", c.params, err)
 		}
-		var pe *loopback.ParamError
-		if !errors.As(err, &pe) || pe.Key != c.key {
+		var pe *ndis.ParamError
+		if !errors.As(err, &pe) || pe.Key != c.key || pe.Driver != "loopback" {
 			t.Errorf("AddAdapter(%v) = %v; want a ParamError for %q", c.params, err, c.key)
+		}
+		// ValidateParams finds the same error without an adapter.
+		if verr := rt.ValidateAdapterParams("loopback", c.params); verr == nil || verr.Error() != pe.Error() {
+			t.Errorf("ValidateAdapterParams(%v) = %v, want %v", c.params, verr, pe)
 		}
 	}
 
 	params := map[string]string{"mtu": "9000", "mac": "0a-1b-2c-3d-4e-5f", "link_speed": "1000000000", "batch": "8"}
+	if err := loopback.Driver().ValidateParams(params); err != nil {
+		t.Fatalf("ValidateParams(%v): %v", params, err)
+	}
 	a, err := rt.AddAdapter(context.Background(), "loop0", "loopback", params)
 	if err != nil {
 		t.Fatal(err)
@@ -572,7 +480,7 @@ func TestParams(t *testing.T) {
 		t.Errorf("link %+v", l)
 	}
 	query := func(o ndis.OID, n int) []byte {
-		req, s := oid(t, r.b, ndis.RequestQuery, o, make([]byte, n))
+		req, s := oid(t, r.B, ndis.RequestQuery, o, make([]byte, n))
 		if s != ndis.StatusSuccess {
 			t.Fatalf("query %s: %s", o, s)
 		}
@@ -596,26 +504,30 @@ func TestParams(t *testing.T) {
 	}
 
 	// The MTU bounds the frames; batch bounds the receive indications.
-	setFilter(t, r.b, ndis.PacketTypeDirected)
+	setFilter(t, r.B, ndis.PacketTypeDirected)
 	big, tooBig := ndis.NewNetBufferList(frame(mac, 1, 9014)), ndis.NewNetBufferList(frame(mac, 2, 9015))
 	var small []*ndis.NetBufferList
 	for i := range 20 {
 		small = append(small, ndis.NewNetBufferList(frame(mac, uint32(3+i), 64)))
 	}
-	r.send(append([]*ndis.NetBufferList{big, tooBig}, small...)...)
-	r.waitCompleted(22)
+	send(r, append([]*ndis.NetBufferList{big, tooBig}, small...)...)
+	waitCompleted(t, r, 22)
 	quiesce(t, rt)
 	if big.Status != ndis.StatusSuccess || tooBig.Status != ndis.StatusInvalidLength {
 		t.Errorf("9014-byte frame: %s; 9015-byte frame: %s", big.Status, tooBig.Status)
 	}
-	if got := len(r.received()); got != 21 {
+	if got := len(r.ReceivedFrames()); got != 21 {
 		t.Errorf("received %d frames, want 21", got)
 	}
-	r.mu.Lock()
-	if r.maxChain > 8 {
-		t.Errorf("a receive indication carried %d NBLs; batch is 8", r.maxChain)
+	maxChain := 0
+	for _, x := range r.Records() {
+		if x.Kind == ndistest.RecordReceive {
+			maxChain = max(maxChain, x.NBLs)
+		}
 	}
-	r.mu.Unlock()
+	if maxChain > 8 {
+		t.Errorf("a receive indication carried %d NBLs; batch is 8", maxChain)
+	}
 }
 
 // captureDriver is the loopback driver under another name, which hands the
@@ -678,7 +590,7 @@ func TestOIDs(t *testing.T) {
 			if c.throughMp {
 				s = mp.OidRequest(req) // every answer of the loopback is inline
 			} else {
-				req, s = oid(t, r.b, c.typ, c.oid, c.buf)
+				req, s = oid(t, r.B, c.typ, c.oid, c.buf)
 			}
 			if s != c.status || req.BytesNeeded != c.needed || (s == ndis.StatusSuccess && req.BytesWritten != c.written) {
 				t.Errorf("status %s, written %d, needed %d; want %s, %d, %d", s, req.BytesWritten, req.BytesNeeded, c.status, c.written, c.needed)
@@ -702,8 +614,8 @@ func manyMulticast(n int) []byte {
 // still complete and the frames are dropped and counted.
 func TestPoolExhaustion(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeBroadcast)
-	r.hold.Store(true)
+	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	r.KeepReceives(true)
 	const extra = 10
 	var sent []*ndis.NetBufferList
 	for len(sent) < loopback.PoolLimit+extra {
@@ -715,27 +627,30 @@ func TestPoolExhaustion(t *testing.T) {
 				break
 			}
 		}
-		r.send(chain...)
+		send(r, chain...)
 	}
-	r.waitCompleted(len(sent))
-	r.waitUntil("the pool's worth of receives", func() bool { return len(r.frames) >= loopback.PoolLimit })
-	r.checkCompletedOnce(sent)
-	if n := r.statusCount(ndis.StatusSuccess); n != len(sent) {
+	waitCompleted(t, r, len(sent))
+	ndistest.Eventually(t, func() bool { return r.Received() >= loopback.PoolLimit }, "the pool's worth of receives")
+	checkCompletedOnce(t, r, sent)
+	if n := r.CompletedByStatus()[ndis.StatusSuccess]; n != len(sent) {
 		t.Errorf("%d sends succeeded, want %d", n, len(sent))
 	}
-	if n := counter(t, r.b, loopback.OIDGenRcvNoBuffer); n != extra {
+	if n := counter(t, r.B, ndis.OIDGenRcvNoBuffer); n != extra {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want %d", n, extra)
+	}
+	if d := details(t, a); d["rcv_no_buffer"] != extra || d["rcv_ok"] != loopback.PoolLimit {
+		t.Errorf("reported rcv_no_buffer %v, rcv_ok %v; want %d, %d", d["rcv_no_buffer"], d["rcv_ok"], extra, loopback.PoolLimit)
 	}
 	if n := a.Stats().ReceivedNBLs; n != loopback.PoolLimit {
 		t.Errorf("indicated %d, want %d", n, loopback.PoolLimit)
 	}
 
 	// Give them back: the loopback receives again.
-	r.hold.Store(false)
-	r.releaseHeld()
-	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1<<30, 60)))
+	r.KeepReceives(false)
+	r.ReturnKept()
+	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1<<30, 60)))
 	quiesce(t, rt)
-	if n := len(r.received()); n != loopback.PoolLimit+1 {
+	if n := len(r.ReceivedFrames()); n != loopback.PoolLimit+1 {
 		t.Errorf("received %d frames, want %d", n, loopback.PoolLimit+1)
 	}
 }
@@ -743,8 +658,17 @@ func TestPoolExhaustion(t *testing.T) {
 // traffic runs senders that keep up to 256 NBLs in flight on r's binding, in
 // chains of 1..32 broadcast frames, until stop is called. stop returns every
 // NBL they sent.
-func traffic(t *testing.T, r *recorder, senders int) (stop func() []*ndis.NetBufferList) {
-	r.slots = make(chan struct{}, 256)
+func traffic(t *testing.T, r *ndistest.Recorder, senders int) (stop func() []*ndis.NetBufferList) {
+	// Each completed NBL frees a slot. The hook is set before the first
+	// send, so no completion reads it meanwhile.
+	slots := make(chan struct{}, 256)
+	checkOnce := r.OnComplete
+	r.OnComplete = func(l *ndis.NetBufferList) {
+		checkOnce(l)
+		for range l.Len() {
+			<-slots
+		}
+	}
 	var quit atomic.Bool
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -764,10 +688,10 @@ func traffic(t *testing.T, r *recorder, senders int) (stop func() []*ndis.NetBuf
 				chain := make([]*ndis.NetBufferList, k)
 				for j := range chain {
 					select {
-					case r.slots <- struct{}{}:
+					case slots <- struct{}{}:
 					default:
 						select {
-						case r.slots <- struct{}{}:
+						case slots <- struct{}{}:
 						case <-time.After(waitLimit):
 							t.Errorf("sender: no completion for %s", waitLimit)
 							return
@@ -776,7 +700,7 @@ func traffic(t *testing.T, r *recorder, senders int) (stop func() []*ndis.NetBuf
 					chain[j] = ndis.NewNetBufferList(frame(ndis.BroadcastAddress, seq.Add(1), 60+rng.IntN(100)))
 				}
 				mine = append(mine, chain...)
-				r.send(chain...)
+				send(r, chain...)
 			}
 		})
 	}
@@ -787,11 +711,17 @@ func traffic(t *testing.T, r *recorder, senders int) (stop func() []*ndis.NetBuf
 	}
 }
 
+// waitTraffic waits until more than n sends have completed successfully.
+func waitTraffic(t *testing.T, r *ndistest.Recorder, n int) {
+	t.Helper()
+	ndistest.Eventually(t, func() bool { return r.CompletedByStatus()[ndis.StatusSuccess] > n }, "traffic")
+}
+
 // checkReceivedOnce checks that no frame was received twice.
-func checkReceivedOnce(t *testing.T, r *recorder) {
+func checkReceivedOnce(t *testing.T, r *ndistest.Recorder) {
 	t.Helper()
 	seen := map[uint32]bool{}
-	for _, f := range r.received() {
+	for _, f := range r.ReceivedFrames() {
 		s := binary.BigEndian.Uint32(f[14:])
 		if seen[s] {
 			t.Fatalf("frame %d received twice", s)
@@ -804,48 +734,47 @@ func checkReceivedOnce(t *testing.T, r *recorder) {
 // nothing is indicated while paused, and removal completes every send.
 func TestPauseRestartRemoveWithTraffic(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	setFilter(t, r.B, ndis.PacketTypeBroadcast)
 	stop := traffic(t, r, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	for range 20 {
-		n := r.statusCount(ndis.StatusSuccess)
-		r.waitUntil("traffic", func() bool { return r.byStatus[ndis.StatusSuccess] > n+100 })
+		n := r.CompletedByStatus()[ndis.StatusSuccess]
+		waitTraffic(t, r, n+100)
 		if err := rt.PauseAdapter(ctx, "loop0"); err != nil {
 			t.Fatal(err)
 		}
 		if s := a.State(); s != ndis.AdapterPaused {
 			t.Fatalf("state %s after pause", s)
 		}
-		rx, ind := len(r.received()), a.Stats().ReceivedNBLs
+		rx, ind := len(r.ReceivedFrames()), a.Stats().ReceivedNBLs
 		time.Sleep(2 * time.Millisecond) // senders keep trying meanwhile
-		if len(r.received()) != rx || a.Stats().ReceivedNBLs != ind {
+		if len(r.ReceivedFrames()) != rx || a.Stats().ReceivedNBLs != ind {
 			t.Fatal("the loopback indicated receives while paused")
 		}
 		if err := rt.RestartAdapter(ctx, "loop0"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n := r.statusCount(ndis.StatusSuccess)
-	r.waitUntil("traffic", func() bool { return r.byStatus[ndis.StatusSuccess] > n+100 })
+	n := r.CompletedByStatus()[ndis.StatusSuccess]
+	waitTraffic(t, r, n+100)
 	if err := rt.RemoveAdapter(ctx, "loop0"); err != nil {
 		t.Fatal(err)
 	}
 	sent := stop()
-	r.checkCompletedOnce(sent)
-	r.mu.Lock()
-	for s, n := range r.byStatus {
+	checkCompletedOnce(t, r, sent)
+	byStatus := r.CompletedByStatus()
+	for s, n := range byStatus {
 		switch s {
 		case ndis.StatusSuccess, ndis.StatusPaused, ndis.StatusClosing:
 		default:
 			t.Errorf("%d sends completed with %s", n, s)
 		}
 	}
-	ok, paused := r.byStatus[ndis.StatusSuccess], r.byStatus[ndis.StatusPaused]
-	r.mu.Unlock()
+	ok, paused := byStatus[ndis.StatusSuccess], byStatus[ndis.StatusPaused]
 	// Every frame sent successfully was received, the last ones while the
 	// removal's pause drained them.
-	if got := len(r.received()); got != ok {
+	if got := len(r.ReceivedFrames()); got != ok {
 		t.Errorf("received %d frames; %d were sent successfully", got, ok)
 	}
 	checkReceivedOnce(t, r)
@@ -859,49 +788,43 @@ func TestPauseRestartRemoveWithTraffic(t *testing.T) {
 // RESET_END alternate and every send is completed once.
 func TestResetWithTraffic(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	setFilter(t, r.B, ndis.PacketTypeBroadcast)
 	stop := traffic(t, r, 2)
 	const resets = 10
 	for i := range resets {
-		n := r.statusCount(ndis.StatusSuccess)
-		r.waitUntil("traffic", func() bool { return r.byStatus[ndis.StatusSuccess] > n+100 })
+		n := r.CompletedByStatus()[ndis.StatusSuccess]
+		waitTraffic(t, r, n+100)
 		if err := rt.ResetAdapter("loop0"); err != nil {
 			t.Fatal(err)
 		}
-		r.waitUntil("RESET_END", func() bool {
-			ends := 0
-			for _, e := range r.statuses {
-				if e.code == ndis.StatusResetEnd {
-					ends++
-				}
-			}
-			return ends == i+1
-		})
+		ndistest.Eventually(t, func() bool { return r.Count(ndis.StatusResetEnd) == i+1 }, "RESET_END %d", i+1)
 	}
 	sent := stop()
 	quiesce(t, rt)
 
-	r.checkCompletedOnce(sent)
-	r.mu.Lock()
-	for s, n := range r.byStatus {
+	checkCompletedOnce(t, r, sent)
+	byStatus := r.CompletedByStatus()
+	for s, n := range byStatus {
 		switch s {
 		case ndis.StatusSuccess, ndis.StatusResetInProgress, ndis.StatusRequestAborted:
 		default:
 			t.Errorf("%d sends completed with %s", n, s)
 		}
 	}
-	ok := r.byStatus[ndis.StatusSuccess]
+	ok := byStatus[ndis.StatusSuccess]
 	var seq []string
-	for _, e := range r.statuses {
-		seq = append(seq, e.code.String())
-		if e.code == ndis.StatusResetEnd {
-			if len(e.payload) != 4 || ndis.Status(binary.LittleEndian.Uint32(e.payload)) != ndis.StatusSuccess {
-				t.Errorf("RESET_END payload % x, want NDIS_STATUS_SUCCESS", e.payload)
+	for _, e := range r.Records() {
+		if e.Kind != ndistest.RecordStatus {
+			continue
+		}
+		seq = append(seq, e.Status.String())
+		if e.Status == ndis.StatusResetEnd {
+			if len(e.Payload) != 4 || ndis.Status(binary.LittleEndian.Uint32(e.Payload)) != ndis.StatusSuccess {
+				t.Errorf("RESET_END payload % x, want NDIS_STATUS_SUCCESS", e.Payload)
 			}
 		}
 	}
-	t.Logf("%d sent, %v", len(sent), r.byStatus)
-	r.mu.Unlock()
+	t.Logf("%d sent, %v", len(sent), byStatus)
 	if len(seq) != 2*resets {
 		t.Fatalf("status indications %v, want %d RESET_START/RESET_END pairs", seq, resets)
 	}
@@ -913,8 +836,8 @@ func TestResetWithTraffic(t *testing.T) {
 	// A frame sent successfully is either received or was indicated during
 	// a reset, when the runtime returns it at once (R12).
 	st := a.Stats()
-	if got := uint64(len(r.received())) + st.ReceiveDuringReset; got != uint64(ok) {
-		t.Errorf("received %d + %d during resets; %d were sent successfully", len(r.received()), st.ReceiveDuringReset, ok)
+	if got := uint64(len(r.ReceivedFrames())) + st.ReceiveDuringReset; got != uint64(ok) {
+		t.Errorf("received %d + %d during resets; %d were sent successfully", len(r.ReceivedFrames()), st.ReceiveDuringReset, ok)
 	}
 	checkReceivedOnce(t, r)
 	if p := st.Resets[ndis.CauseOperator].Performed; p != resets {
@@ -937,7 +860,7 @@ func TestResetAbortsHeldSends(t *testing.T) {
 	defer remove()
 
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeBroadcast)
+	setFilter(t, r.B, ndis.PacketTypeBroadcast)
 	mk := func(n int) []*ndis.NetBufferList {
 		ls := make([]*ndis.NetBufferList, n)
 		for i := range ls {
@@ -946,16 +869,16 @@ func TestResetAbortsHeldSends(t *testing.T) {
 		return ls
 	}
 	first, second := mk(4), mk(3)
-	r.send(first...)
+	send(r, first...)
 	<-entered // the interrupt goroutine holds the first chain
-	r.send(second...)
+	send(r, second...)
 	if err := rt.ResetAdapter("loop0"); err != nil {
 		t.Fatal(err)
 	}
 	<-took // Reset has taken the second chain and waits for the first
 	close(release)
-	r.waitUntil("RESET_END", func() bool { return len(r.statuses) == 2 })
-	r.checkCompletedOnce(append(first, second...))
+	ndistest.Eventually(t, func() bool { return len(r.Statuses()) == 2 }, "RESET_END")
+	checkCompletedOnce(t, r, append(first, second...))
 	for _, x := range first {
 		if x.Status != ndis.StatusSuccess {
 			t.Errorf("transmitting NBL completed with %s", x.Status)
@@ -966,17 +889,20 @@ func TestResetAbortsHeldSends(t *testing.T) {
 			t.Errorf("held NBL completed with %s", x.Status)
 		}
 	}
-	if n := counter(t, r.b, loopback.OIDGenXmitError); n != 3 {
+	if n := counter(t, r.B, ndis.OIDGenXmitError); n != 3 {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want 3", n)
 	}
+	if d := details(t, a); d["xmit_error"] != 3 || d["xmit_ok"] != 4 {
+		t.Errorf("reported xmit_error %v, xmit_ok %v; want 3, 4", d["xmit_error"], d["xmit_ok"])
+	}
 	// The first chain was indicated during the reset: returned at once.
-	if st := a.Stats(); st.ReceiveDuringReset != 4 || len(r.received()) != 0 {
-		t.Errorf("%d receives during the reset, %d delivered; want 4, 0", st.ReceiveDuringReset, len(r.received()))
+	if st := a.Stats(); st.ReceiveDuringReset != 4 || len(r.ReceivedFrames()) != 0 {
+		t.Errorf("%d receives during the reset, %d delivered; want 4, 0", st.ReceiveDuringReset, len(r.ReceivedFrames()))
 	}
 	// Traffic flows again.
-	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 99, 60)))
+	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 99, 60)))
 	quiesce(t, rt)
-	if n := len(r.received()); n != 1 {
+	if n := len(r.ReceivedFrames()); n != 1 {
 		t.Errorf("received %d frames after the reset, want 1", n)
 	}
 }
@@ -985,10 +911,10 @@ func TestResetAbortsHeldSends(t *testing.T) {
 // holds receive NBLs.
 func TestPauseWaitsForReturns(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeBroadcast)
-	r.hold.Store(true)
-	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
-	r.waitUntil("a receive", func() bool { return len(r.frames) == 1 })
+	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	r.KeepReceives(true)
+	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
+	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
 	done := make(chan error, 1)
 	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
 	time.Sleep(5 * time.Millisecond)
@@ -1000,7 +926,7 @@ func TestPauseWaitsForReturns(t *testing.T) {
 	if s := a.State(); s != ndis.AdapterPausing {
 		t.Errorf("state %s, want Pausing", s)
 	}
-	r.releaseHeld()
+	r.ReturnKept()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -1015,10 +941,10 @@ func TestPauseWaitsForReturns(t *testing.T) {
 // protocol to return receive NBLs (R13); the pause completes after both.
 func TestResetDuringPendingPause(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.b, ndis.PacketTypeBroadcast)
-	r.hold.Store(true)
-	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
-	r.waitUntil("a receive", func() bool { return len(r.frames) == 1 })
+	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	r.KeepReceives(true)
+	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
+	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
 	done := make(chan error, 1)
 	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
 	for deadline := time.Now().Add(waitLimit); a.State() != ndis.AdapterPausing; time.Sleep(time.Millisecond) {
@@ -1029,13 +955,13 @@ func TestResetDuringPendingPause(t *testing.T) {
 	if err := rt.ResetAdapter("loop0"); err != nil {
 		t.Fatal(err)
 	}
-	r.waitUntil("RESET_END", func() bool { return len(r.statuses) == 2 })
+	ndistest.Eventually(t, func() bool { return len(r.Statuses()) == 2 }, "RESET_END")
 	select {
 	case err := <-done:
 		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
 	default:
 	}
-	r.releaseHeld()
+	r.ReturnKept()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -1047,10 +973,10 @@ func TestResetDuringPendingPause(t *testing.T) {
 	if err := rt.RestartAdapter(context.Background(), "loop0"); err != nil {
 		t.Fatal(err)
 	}
-	r.hold.Store(false)
-	r.send(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 2, 60)))
+	r.KeepReceives(false)
+	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 2, 60)))
 	quiesce(t, rt)
-	if n := len(r.received()); n != 2 {
+	if n := len(r.ReceivedFrames()); n != 2 {
 		t.Errorf("received %d frames, want 2", n)
 	}
 }

@@ -65,6 +65,7 @@ type Device struct {
 	flowControl bool // a full receive ring holds the transmitter back (802.3x PAUSE)
 	clock       ndis.Clock
 	wire        string // "": looped back to itself
+	wires       *wires // the driver's wires, which wire names
 	m           *miniport
 
 	irq      chan struct{} // the interrupt line: capacity 1
@@ -91,10 +92,9 @@ type Device struct {
 	stormSeq   uint32
 	xoff       *Device // a transmitter this device's full receive ring holds back
 
-	// Registers.
-	packetFilter uint32
-	multicast    []ndis.MacAddress
-	lookahead    uint32
+	// Registers: the receive filter and the lookahead.
+	filter    ndis.PacketFilter
+	lookahead uint32
 
 	// The transmit ring: [txClean, txHead) done by the hardware and not yet
 	// reaped, [txHead, txTail) posted and not yet processed. Indices grow
@@ -125,17 +125,18 @@ type engine struct {
 	tick chan struct{} // its latency timer fired; capacity 1
 }
 
-func newDevice(name string, c config, clock ndis.Clock) *Device {
+func newDevice(name string, c config, clock ndis.Clock, ws *wires) *Device {
 	return &Device{
 		name:        name,
 		mac:         c.mac,
-		maxFrame:    c.mtu + ethernetHeaderSize,
+		maxFrame:    c.mtu + ndis.EthernetHeaderSize,
 		linkSpeed:   c.linkSpeed,
 		latency:     c.latency,
 		sendTimeout: c.sendTimeout,
 		flowControl: c.flowControl,
 		clock:       clock,
 		wire:        c.wire,
+		wires:       ws,
 		irq:         make(chan struct{}, 1),
 		doorbell:    make(chan struct{}, 1),
 		tx:          make([]txDesc, c.txRing),
@@ -376,9 +377,9 @@ func (d *Device) receive(frames [][]byte, from *Device) int {
 	var got, filtered, noBuf, bad uint64
 	for i, f := range frames {
 		switch {
-		case len(f) < ethernetHeaderSize || len(f) > d.maxFrame:
+		case len(f) < ndis.EthernetHeaderSize || len(f) > d.maxFrame:
 			bad++
-		case !d.acceptsLocked(f):
+		case !d.filter.AcceptsFrame(f, d.mac): // the filter registers, with the runtime's rule
 			filtered++
 		case d.rxHead == d.rxTail && from != nil && d.flowControl:
 			d.xoff, taken = from, i
@@ -415,32 +416,6 @@ func (d *Device) releaseXoffLocked() {
 	}
 }
 
-// acceptsLocked is the hardware receive filter, with the rules of the
-// runtime's per-binding filter applied to the registers (the union of the
-// bindings' filters): nothing without a packet filter; promiscuous takes
-// everything; a unicast frame needs DIRECTED and the station address;
-// broadcast needs BROADCAST; multicast needs ALL_MULTICAST, or MULTICAST
-// and the address in the list.
-func (d *Device) acceptsLocked(f []byte) bool {
-	pf := d.packetFilter
-	switch {
-	case pf == 0:
-		return false
-	case pf&ndis.PacketTypePromiscuous != 0:
-		return true
-	}
-	dst := ndis.MacAddress(f[:6])
-	switch {
-	case !dst.IsMulticast():
-		return pf&ndis.PacketTypeDirected != 0 && dst == d.mac
-	case dst == ndis.BroadcastAddress:
-		return pf&ndis.PacketTypeBroadcast != 0
-	case pf&ndis.PacketTypeAllMulticast != 0:
-		return true
-	}
-	return pf&ndis.PacketTypeMulticast != 0 && slices.Contains(d.multicast, dst)
-}
-
 // hungLocked is the state CheckForHang reports: the device is dead after a
 // failed reset; a fatal error has not been cleared by a reset within the
 // send time-out (the driver's own reset request was lost); or the
@@ -463,17 +438,35 @@ func (d *Device) hungLocked(now time.Time) bool {
 
 // --- the Go API ------------------------------------------------------------
 
-var devices sync.Map // *ndis.Adapter → *Device
-
 // DeviceOf returns the device of a sim adapter, from the end of its
 // Initialize to its Halt: the handle tests and soak runs use to read the
-// device's counters and filter and to inject faults.
+// device's counters and filter and to inject faults. It finds the device
+// through the adapter's handle (ndis.Adapter.MiniportContext); a Miniport
+// that wraps the sim's (a test's decorator) is seen through when it has an
+// Unwrap() ndis.Miniport method, as errors are. It is false for an adapter
+// of another driver.
 func DeviceOf(a *ndis.Adapter) (*Device, bool) {
-	d, ok := devices.Load(a)
-	if !ok {
+	mp := a.MiniportContext()
+	for {
+		switch x := mp.(type) {
+		case *miniport:
+			return x.d.unlessHalted()
+		case interface{ Unwrap() ndis.Miniport }:
+			mp = x.Unwrap()
+		default:
+			return nil, false
+		}
+	}
+}
+
+// unlessHalted returns d, and false once its adapter's Halt has begun.
+func (d *Device) unlessHalted() (*Device, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
 		return nil, false
 	}
-	return d.(*Device), true
+	return d, true
 }
 
 // Name returns the name of the device's adapter.
@@ -538,7 +531,7 @@ func (f Filter) Equal(g Filter) bool {
 func (d *Device) Filter() Filter {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Filter{PacketFilter: d.packetFilter, Multicast: slices.Clone(d.multicast), Lookahead: d.lookahead}
+	return Filter{PacketFilter: d.filter.Types, Multicast: slices.Clone(d.filter.Multicast), Lookahead: d.lookahead}
 }
 
 // DeviceStats are the device's counters and a snapshot of its queues.

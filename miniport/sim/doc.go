@@ -26,21 +26,22 @@
 // An adapter is configured only through the params map of AddAdapter (the
 // keys of the CLI's config file). Every key is optional:
 //
-//	mac           station address, unicast (default: 02 and five bytes of a hash of the adapter name)
+//	mac           station address, unicast, as net.ParseMAC reads it (default 02 and a hash of the adapter name)
 //	mtu           largest payload without the Ethernet header, 68…65535 (default 1500)
 //	link_speed    bits per second, both directions (default 10000000000)
 //	tx_ring       transmit descriptors, 1…4096 (default 256)
 //	rx_ring       receive descriptors, 1…4096 (default 256)
-//	latency       time the hardware takes per frame, a Go duration (default 0)
-//	send_timeout  how long a descriptor may wait for the hardware before CheckForHang says hung (default 2s)
-//	flow_control  true: a full receive ring holds the transmitter back (802.3x PAUSE); false: it loses
-//	              the frame (default true)
-//	wire          name of the wire to plug into (default: none, the device is looped back to itself)
+//	latency       time the hardware takes per frame, 0…10s (default 0)
+//	send_timeout  how long a descriptor may wait before CheckForHang says hung, up to 1h (default 2s)
+//	flow_control  true: a full receive ring holds the transmitter back (802.3x PAUSE); false: it loses frames (default true)
+//	wire          name of the wire to plug into (default none: the device is looped back to itself)
 //
 // and one key per fault: hang, fatal, lose_addressing, slow_reset,
-// fail_reset, stuck_oid, link_flap, rx_storm. An unknown key or a bad value
-// fails MiniportInitializeEx with a *ParamError, which wraps
-// ndis.StatusInvalidParameter, as does a third adapter on one wire.
+// fail_reset, stuck_oid, link_flap, rx_storm. Durations are Go durations
+// (50us, 2s). An unknown key or a bad value fails the driver's
+// ValidateParams (which AddAdapter calls first) and MiniportInitializeEx
+// with an *ndis.ParamError, which wraps ndis.StatusInvalidParameter; so
+// does a third adapter on one wire, in MiniportInitializeEx only.
 //
 // # Faults
 //
@@ -110,7 +111,7 @@
 //     device copies an arriving frame into the next posted receive buffer
 //     (an NBL of the driver's ndis.Pool, so nothing aliases the sender's
 //     buffers) if its length fits the MTU and its filter registers accept
-//     it, with the rules of the runtime's per-binding filter; then it
+//     it, with the runtime's own rule (ndis.PacketFilter.Accepts); then it
 //     raises a receive interrupt. Without a posted buffer, flow control
 //     holds the transmitting device back (its descriptors stay posted)
 //     until the receiver posts buffers again; frames from outside (Deliver,
@@ -128,7 +129,10 @@
 //   - A link change interrupt is indicated with StatusLinkState. A wired
 //     device's link is up while the other end is plugged in: the first
 //     adapter on a wire waits with its link down, the second brings both up,
-//     and halting either takes the other's down. Wires are process-wide.
+//     and halting either takes the other's down. Wires belong to the
+//     driver value that Driver or DriverWith returned: adapters of several
+//     runtimes that registered the same value may share one, and another
+//     call's driver has wires of its own.
 //
 // The driver answers OIDs inline: sets of OID_GEN_CURRENT_PACKET_FILTER
 // (directed, multicast, all-multicast, broadcast, promiscuous),
@@ -171,5 +175,12 @@
 // faults fired), Filter (the filter registers), LinkUp, Failed and Peer;
 // injects a fault now (Inject) or changes a schedule (SetFault); hands
 // frames to the device as if from the wire (Deliver); and arms a bug
-// (InjectBug, tests only). Every method is safe from any goroutine.
+// (InjectBug, tests only). Every method is safe from any goroutine. DeviceOf
+// finds the Device through the adapter's own handle
+// (ndis.Adapter.MiniportContext): the package keeps no table of adapters.
+//
+// The miniport is an ndis.Reporter: Adapter.Details gives the Stats under
+// stable names (xmit_ok, xmit_error, rcv_ok and rcv_no_buffer first, then
+// tx_*, rx_*, the reset and hang counters, and faults_fired by fault), so
+// programs show them with no code of the sim's.
 package sim

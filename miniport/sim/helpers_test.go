@@ -188,30 +188,6 @@ func frames(dst, src ndis.MacAddress, first uint32, n, size int) [][]byte {
 	return fs
 }
 
-// received returns the frames indicated to the recorder, in order.
-func received(r *ndistest.Recorder) [][]byte {
-	var out [][]byte
-	for _, x := range r.Records() {
-		if x.Kind == ndistest.RecordReceive {
-			out = append(out, x.Frames...)
-		}
-	}
-	return out
-}
-
-// completions counts the recorder's completed NBLs by status.
-func completions(r *ndistest.Recorder) map[ndis.Status]int {
-	m := make(map[ndis.Status]int)
-	for _, x := range r.Records() {
-		if x.Kind == ndistest.RecordComplete {
-			for _, s := range x.Statuses {
-				m[s]++
-			}
-		}
-	}
-	return m
-}
-
 func waitCompleted(t *testing.T, r *ndistest.Recorder, n int) {
 	t.Helper()
 	ndistest.Eventually(t, func() bool { return r.Completed() >= n }, "%d completions (have %d)", n, r.Completed())
@@ -254,14 +230,14 @@ func linkStates(r *ndistest.Recorder) []ndis.MediaConnectState {
 func checkTraffic(t *testing.T, r *ndistest.Recorder, d *sim.Device, seq uint32, n int) {
 	t.Helper()
 	fs := frames(d.MAC(), d.MAC(), seq, n, 100)
-	before, rx, ok := r.Completed(), r.Received(), completions(r)[ndis.StatusSuccess]
+	before, rx, ok := r.Completed(), r.Received(), r.CompletedByStatus()[ndis.StatusSuccess]
 	send(r, fs...)
 	waitCompleted(t, r, before+n)
-	if got := completions(r)[ndis.StatusSuccess] - ok; got != n {
+	if got := r.CompletedByStatus()[ndis.StatusSuccess] - ok; got != n {
 		t.Fatalf("after recovery: %d of %d sends succeeded", got, n)
 	}
 	waitReceived(t, r, rx+n)
-	got := received(r)[rx:]
+	got := r.ReceivedFrames()[rx:]
 	for i, f := range fs {
 		if string(got[i]) != string(f) {
 			t.Fatalf("after recovery: frame %d differs", i)

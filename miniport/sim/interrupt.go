@@ -8,9 +8,9 @@ import "github.com/gondis/gondis/ndis"
 // (it indicates them), the transmit ring (it reaps done descriptors,
 // completes their NBLs in one batch and posts queued frames), the receive
 // ring (it indicates filled buffers in one batch and posts fresh ones) and a
-// pending pause. Every runtime call it makes is one that never blocks
-// (docs/RESET.md, R1), and it makes none with a lock held, so Reset may wait for
-// it to finish a pass.
+// pending pause. Every runtime call it makes is one the runtime documents
+// as never blocking (indications, completions, ResetMiniport), and it makes
+// none with a lock held, so Reset may wait for it to finish a pass.
 
 func (m *miniport) interrupt() {
 	defer close(m.done)
@@ -71,8 +71,7 @@ func (m *miniport) reportLink() {
 func (m *miniport) serviceTx() {
 	d := m.d
 	now := d.clock.Now()
-	var head, tail *ndis.NetBufferList
-	var n uint64
+	var done ndis.List
 	m.mu.Lock()
 	d.mu.Lock()
 	size := uint64(len(d.tx))
@@ -80,8 +79,7 @@ func (m *miniport) serviceTx() {
 		desc := &d.tx[d.txClean%size]
 		if x := desc.nbl; x != nil {
 			x.Status = ndis.StatusSuccess
-			head, tail = link(head, tail, x)
-			n++
+			done.Push(x)
 		}
 		*desc = txDesc{}
 	}
@@ -91,12 +89,12 @@ func (m *miniport) serviceTx() {
 	if posted > 0 {
 		d.ring()
 	}
-	if head == nil {
+	if done.Empty() {
 		return
 	}
-	d.stats.txCompleted.Add(n)
-	first := head
-	m.a.SendNetBufferListsComplete(head)
+	d.stats.txCompleted.Add(uint64(done.Len()))
+	first := done.Take()
+	m.a.SendNetBufferListsComplete(first)
 	if m.takeBug(BugSendDoubleComplete) {
 		m.a.SendNetBufferListsComplete(first) // the bug: an NBL that is no longer ours
 	}
@@ -107,29 +105,28 @@ func (m *miniport) serviceTx() {
 // adapter is not running.
 func (m *miniport) serviceRx() {
 	d := m.d
-	var head, tail *ndis.NetBufferList
-	var n int64
+	var filled ndis.List
 	d.mu.Lock()
 	size := uint64(len(d.rx))
 	for ; d.rxClean < d.rxHead; d.rxClean++ {
 		slot := &d.rx[d.rxClean%size]
-		head, tail = link(head, tail, slot.nbl)
+		filled.Push(slot.nbl)
 		slot.nbl = nil
-		n++
 	}
 	m.rxShort.Store(m.refillRxLocked())
 	d.mu.Unlock()
-	if head == nil {
+	if filled.Empty() {
 		return
 	}
+	n := filled.Len()
 	if !m.indicate.Load() {
-		m.pool.Put(head)
+		m.pool.Put(filled.Take())
 		d.stats.rxDiscarded.Add(uint64(n))
 		return
 	}
-	m.rxOutstanding.Add(n)
+	m.rxOutstanding.Add(int64(n))
 	d.stats.rxIndicated.Add(uint64(n))
-	m.a.IndicateReceiveNetBufferLists(head, ndis.ReceiveFlagPerfectFiltered)
+	m.a.IndicateReceiveNetBufferLists(filled.Take(), ndis.ReceiveFlagPerfectFiltered)
 }
 
 // serviceBugOid completes the request BugOidDoubleComplete took, twice.
@@ -162,7 +159,7 @@ func (m *miniport) checkPause(abort bool) {
 		held := d.txTail != d.txClean
 		dead := d.fatal || d.failed
 		d.mu.Unlock()
-		held = held || m.swHead != nil || m.inHand > 0 || m.leaked != nil
+		held = held || m.swQueuedLocked() || m.inHand > 0 || m.leaked != nil
 		if held && abort && (m.pauseAbort || dead) {
 			m.mu.Unlock()
 			m.abortTx()
@@ -208,7 +205,7 @@ func (m *miniport) abortTx() {
 // held.
 func (m *miniport) takeSendsLocked() (chain *ndis.NetBufferList, n int) {
 	d := m.d
-	var tail *ndis.NetBufferList
+	var taken ndis.List
 	d.mu.Lock()
 	size := uint64(len(d.tx))
 	for i := d.txClean; i < d.txTail; i++ {
@@ -218,24 +215,24 @@ func (m *miniport) takeSendsLocked() (chain *ndis.NetBufferList, n int) {
 			if i < d.txHead {
 				x.Status = ndis.StatusSuccess
 			}
-			chain, tail = link(chain, tail, x)
-			n++
+			taken.Push(x)
 		}
 		*desc = txDesc{}
 	}
 	d.txClean, d.txHead = d.txTail, d.txTail
 	d.mu.Unlock()
-	for x := m.swHead; x != nil; {
-		next := x.Next
-		x.Next = nil
-		x.Status = ndis.StatusRequestAborted
-		chain, tail = link(chain, tail, x)
-		n++
-		x = next
+	for _, l := range [2]*ndis.NetBufferList{m.swNext, m.sw.Take()} {
+		for x := l; x != nil; {
+			next := x.Next
+			x.Status = ndis.StatusRequestAborted
+			taken.Push(x)
+			x = next
+		}
 	}
-	m.swHead, m.swTail, m.swFrame, m.swLen = nil, nil, 0, 0
+	m.swNext, m.swFrame, m.swLen = nil, 0, 0
+	n = taken.Len()
 	m.inHand += n
-	return chain, n
+	return taken.Take(), n
 }
 
 // completeTaken completes n NBLs taken from the device, whose Status is

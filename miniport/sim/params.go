@@ -3,9 +3,6 @@ package sim
 import (
 	"fmt"
 	"hash/fnv"
-	"maps"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,13 +10,13 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// Defaults and limits of the adapter parameters.
+// Defaults and limits of the adapter parameters (the MTU's floor is
+// param.MinMTU, as for every gondis adapter).
 const (
 	DefaultMTU         = 1500
 	DefaultLinkSpeed   = 10_000_000_000 // bits per second
 	DefaultRing        = 256            // descriptors in each ring
 	DefaultSendTimeout = 2 * time.Second
-	MinMTU             = 68
 	MaxMTU             = 65535
 	MaxRing            = 4096
 	MaxLatency         = 10 * time.Second
@@ -28,24 +25,6 @@ const (
 	MaxMulticastListSize = 32
 	maxWireName          = 64
 )
-
-const ethernetHeaderSize = 14
-
-// ParamError is the error Initialize returns for a bad adapter parameter. It
-// wraps ndis.StatusInvalidParameter: errors.Is(err,
-// ndis.StatusInvalidParameter) holds for it.
-type ParamError struct {
-	Key    string // the parameter's name
-	Value  string // its value, as given
-	Reason string // what is wrong with it
-}
-
-func (e *ParamError) Error() string {
-	return fmt.Sprintf("sim: parameter %s=%q: %s", e.Key, e.Value, e.Reason)
-}
-
-// Unwrap returns ndis.StatusInvalidParameter.
-func (e *ParamError) Unwrap() error { return ndis.StatusInvalidParameter }
 
 // config is an adapter's parsed parameters.
 type config struct {
@@ -58,10 +37,30 @@ type config struct {
 	sendTimeout time.Duration
 	flowControl bool
 	wire        string
-	faults      []Fault // in kind order
+	faults      []Fault // in key order
 }
 
-var paramKeys = []string{"mac", "mtu", "link_speed", "tx_ring", "rx_ring", "latency", "send_timeout", "flow_control", "wire"}
+// params are the adapter parameters: the keys below, and one per fault
+// kind. The package doc lists them with these Doc strings.
+var params = param.Table[config]{
+	Driver: "sim",
+	Specs: []param.Spec[config]{
+		param.MACSpec("02 and a hash of the adapter name", func(c *config) *ndis.MacAddress { return &c.mac }),
+		param.MTUSpec(MaxMTU, DefaultMTU, func(c *config) *int { return &c.mtu }),
+		param.LinkSpeedSpec(DefaultLinkSpeed, func(c *config) *uint64 { return &c.linkSpeed }),
+		ringSpec("tx_ring", "transmit", func(c *config) *int { return &c.txRing }),
+		ringSpec("rx_ring", "receive", func(c *config) *int { return &c.rxRing }),
+		param.DurationSpec("latency", "time the hardware takes per frame, 0…10s (default 0)",
+			0, MaxLatency, func(c *config) *time.Duration { return &c.latency }),
+		{Key: "send_timeout", Doc: "how long a descriptor may wait before CheckForHang says hung, up to 1h (default 2s)",
+			Set: setSendTimeout},
+		param.BoolSpec("flow_control", "true: a full receive ring holds the transmitter back (802.3x PAUSE); false: it loses frames (default true)",
+			func(c *config) *bool { return &c.flowControl }),
+		{Key: "wire", Doc: "name of the wire to plug into (default none: the device is looped back to itself)", Set: setWire},
+	},
+	Other:    setFault,
+	OtherDoc: "the faults " + strings.Join(faultNames[:], ", "),
+}
 
 // DefaultMAC returns the station address of an adapter given no mac
 // parameter: a locally administered unicast address derived from the
@@ -77,9 +76,8 @@ func DefaultMAC(adapter string) ndis.MacAddress {
 	return m
 }
 
-// parseConfig reads the params map. Keys are checked in sorted order, so the
-// error for several bad keys is always the same one.
-func parseConfig(adapter string, params map[string]string) (config, error) {
+// parseConfig reads the params map over the defaults.
+func parseConfig(adapter string, p map[string]string) (config, error) {
 	c := config{
 		mac:         DefaultMAC(adapter),
 		mtu:         DefaultMTU,
@@ -89,75 +87,54 @@ func parseConfig(adapter string, params map[string]string) (config, error) {
 		sendTimeout: DefaultSendTimeout,
 		flowControl: true,
 	}
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		v := params[k]
-		bad := func(reason string) error { return &ParamError{Key: k, Value: v, Reason: reason} }
-		if kind, ok := ParseFaultKind(k); ok {
-			f, err := ParseFault(kind, v)
+	return c, params.Parse(&c, p)
+}
+
+// ringSpec declares a ring's size in descriptors.
+func ringSpec(key, which string, field func(*config) *int) param.Spec[config] {
+	return param.Spec[config]{
+		Key: key,
+		Doc: fmt.Sprintf("%s descriptors, 1…%d (default %d)", which, MaxRing, DefaultRing),
+		Set: func(c *config, v string) error {
+			n, err := param.Int(v, 1, MaxRing)
 			if err != nil {
-				return c, bad(err.Error())
+				return fmt.Errorf("want a number of descriptors from 1 to %d", MaxRing)
 			}
-			c.faults = append(c.faults, f)
-			continue
-		}
-		switch k {
-		case "mtu":
-			n, err := param.Int(v, MinMTU, MaxMTU)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.mtu = n
-		case "mac":
-			mac, err := ndis.ParseStationAddress(v)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.mac = mac
-		case "link_speed":
-			n, err := param.BitsPerSecond(v)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.linkSpeed = n
-		case "tx_ring", "rx_ring":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > MaxRing {
-				return c, bad(fmt.Sprintf("want a number of descriptors from 1 to %d", MaxRing))
-			}
-			if k == "tx_ring" {
-				c.txRing = n
-			} else {
-				c.rxRing = n
-			}
-		case "latency":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || d > MaxLatency {
-				return c, bad(fmt.Sprintf("want a duration from 0 to %s (as 50us)", MaxLatency))
-			}
-			c.latency = d
-		case "send_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 || d > MaxSendTimeout {
-				return c, bad(fmt.Sprintf("want a positive duration up to %s (as 2s)", MaxSendTimeout))
-			}
-			c.sendTimeout = d
-		case "flow_control":
-			on, err := strconv.ParseBool(v)
-			if err != nil {
-				return c, bad("want true or false")
-			}
-			c.flowControl = on
-		case "wire":
-			if !validWireName(v) {
-				return c, bad(fmt.Sprintf("want a name of 1 to %d letters, digits, '.', '_' or '-'", maxWireName))
-			}
-			c.wire = v
-		default:
-			return c, bad("unknown parameter; the sim takes " + strings.Join(paramKeys, ", ") +
-				" and the faults " + strings.Join(faultNames[:], ", "))
-		}
+			*field(c) = n
+			return nil
+		},
 	}
-	return c, nil
+}
+
+func setSendTimeout(c *config, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > MaxSendTimeout {
+		return fmt.Errorf("want a positive duration up to %s (as 2s)", MaxSendTimeout)
+	}
+	c.sendTimeout = d
+	return nil
+}
+
+func setWire(c *config, v string) error {
+	if !validWireName(v) {
+		return fmt.Errorf("want a name of 1 to %d letters, digits, '.', '_' or '-'", maxWireName)
+	}
+	c.wire = v
+	return nil
+}
+
+// setFault takes a fault parameter: its key is the kind (see ParseFault).
+func setFault(c *config, key, v string) (known bool, err error) {
+	kind, ok := ParseFaultKind(key)
+	if !ok {
+		return false, nil
+	}
+	f, err := ParseFault(kind, v)
+	if err != nil {
+		return true, err
+	}
+	c.faults = append(c.faults, f)
+	return true, nil
 }
 
 func validWireName(s string) bool {

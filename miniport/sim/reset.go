@@ -117,7 +117,7 @@ func (m *miniport) unfence() {
 func (m *miniport) resetHardware(lose bool) {
 	d := m.d
 	now := d.clock.Now()
-	var rx, rxTail *ndis.NetBufferList
+	var rx ndis.List
 	d.mu.Lock()
 	d.fatal, d.txHung = false, false
 	d.hangGen++
@@ -128,17 +128,17 @@ func (m *miniport) resetHardware(lose bool) {
 	size := uint64(len(d.rx))
 	for i := d.rxClean; i < d.rxTail; i++ {
 		slot := &d.rx[i%size]
-		rx, rxTail = link(rx, rxTail, slot.nbl)
+		rx.Push(slot.nbl)
 		slot.nbl = nil
 	}
 	d.rxClean, d.rxHead = d.rxTail, d.rxTail
 	if lose {
-		d.packetFilter, d.multicast, d.lookahead = 0, nil, 0
+		d.filter, d.lookahead = ndis.PacketFilter{}, 0
 	}
 	d.busyUntil = now
 	d.mu.Unlock()
 	d.icr.And(^(irqTx | irqRx | irqFatal))
-	m.pool.Put(rx)
+	m.pool.Put(rx.Take())
 	if lose {
 		d.stats.addressingLost.Add(1)
 	}

@@ -71,7 +71,7 @@ func TestBackPressureIsNotAHang(t *testing.T) {
 	if c := resets(a, ndis.CauseHang); c.Requested != 0 {
 		t.Fatalf("back-pressure made the runtime reset: %+v", c)
 	}
-	if m := completions(r); m[ndis.StatusSuccess] != n {
+	if m := r.CompletedByStatus(); m[ndis.StatusSuccess] != n {
 		t.Fatalf("completions %v", m)
 	}
 
@@ -88,7 +88,7 @@ func TestBackPressureIsNotAHang(t *testing.T) {
 		t.Fatalf("RESET_END %s", s)
 	}
 	waitCompleted(t, r, n+10)
-	if m := completions(r); m[ndis.StatusRequestAborted] != 10 {
+	if m := r.CompletedByStatus(); m[ndis.StatusRequestAborted] != 10 {
 		t.Fatalf("completions %v, want the 10 stuck sends aborted", m)
 	}
 	// The hardware works again, at its pace.
@@ -101,7 +101,7 @@ func TestBackPressureIsNotAHang(t *testing.T) {
 		})
 	}
 	waitCompleted(t, r, n+10+6)
-	if m := completions(r); m[ndis.StatusSuccess] != n+6 {
+	if m := r.CompletedByStatus(); m[ndis.StatusSuccess] != n+6 {
 		t.Fatalf("completions %v after the reset", m)
 	}
 }
@@ -129,7 +129,7 @@ func TestHang(t *testing.T) {
 	if s := resetEnd(t, r, 1); s != ndis.StatusSuccess {
 		t.Fatalf("RESET_END %s", s)
 	}
-	if m := completions(r); m[ndis.StatusRequestAborted] != 3 {
+	if m := r.CompletedByStatus(); m[ndis.StatusRequestAborted] != 3 {
 		t.Fatalf("completions %v", m)
 	}
 	if c := resets(a, ndis.CauseHang); c.Performed != 1 || c.Failed != 0 {
@@ -299,7 +299,7 @@ func TestFailReset(t *testing.T) {
 	}
 	send(r, frame(d.MAC(), d.MAC(), 1, 64))
 	waitCompleted(t, r, 1)
-	if m := completions(r); m[ndis.StatusHardErrors] != 1 {
+	if m := r.CompletedByStatus(); m[ndis.StatusHardErrors] != 1 {
 		t.Fatalf("send to a dead device: %v", m)
 	}
 	e.tickUntil(d, time.Second, 3, "a hang reset", func() bool { return r.Count(ndis.StatusResetEnd) == 2 })
@@ -398,7 +398,7 @@ func TestRxStorm(t *testing.T) {
 	if st.RxFrames != 16 || st.RxNoBuffer != 84 || st.Fired[sim.FaultRxStorm] != 1 {
 		t.Fatalf("storm: %d received, %d overrun", st.RxFrames, st.RxNoBuffer)
 	}
-	for i, f := range received(r) {
+	for i, f := range r.ReceivedFrames() {
 		if ndis.MacAddress(f[:6]) != d.MAC() || f[12] != 0x88 || f[13] != 0xB5 || int(f[17]) != i+1 {
 			t.Fatalf("storm frame %d: %x", i, f[:18])
 		}
@@ -623,7 +623,7 @@ func TestResetUnderTraffic(t *testing.T) {
 		name string
 		got  [][]byte
 		sent [][]byte
-	}{{"b", received(rb), sides[0].fs}, {"a", received(ra), sides[1].fs}} {
+	}{{"b", rb.ReceivedFrames(), sides[0].fs}, {"a", ra.ReceivedFrames(), sides[1].fs}} {
 		j := 0
 		for i, f := range c.got {
 			for j < len(c.sent) && !bytes.Equal(c.sent[j], f) {

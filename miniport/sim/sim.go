@@ -5,12 +5,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gondis/gondis/miniport/internal/kit"
 	"github.com/gondis/gondis/ndis"
 )
-
-// supportedFilters are the packet filter bits the hardware filter knows.
-const supportedFilters = ndis.PacketTypeDirected | ndis.PacketTypeMulticast |
-	ndis.PacketTypeAllMulticast | ndis.PacketTypeBroadcast | ndis.PacketTypePromiscuous
 
 // Driver returns the sim miniport driver, named "sim", written against
 // NDIS 6.30, whose devices run on the wall clock.
@@ -25,20 +22,33 @@ type Options struct {
 }
 
 // DriverWith returns the sim miniport driver with options. It is still
-// named "sim": register one or the other.
+// named "sim": register one or the other. Its ValidateParams checks an
+// adapter's parameters as Initialize reads them (all but a wire's third
+// end, which only Initialize finds). Each call returns a driver with wires
+// of its own (see the package doc).
 func DriverWith(o Options) ndis.MiniportDriver {
 	clock := o.Clock
 	if clock == nil {
 		clock = ndis.RealClock()
 	}
+	ws := new(wires)
 	return ndis.MiniportDriver{
 		Name:    "sim",
 		Version: ndis.Version630,
 		Initialize: func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
-			return initialize(a, p, clock)
+			return initialize(a, p, clock, ws)
 		},
+		ValidateParams: params.Validate,
 	}
 }
+
+// The interfaces the miniport implements.
+var (
+	_ ndis.Miniport    = (*miniport)(nil)
+	_ ndis.Resetter    = (*miniport)(nil)
+	_ ndis.HangChecker = (*miniport)(nil)
+	_ ndis.Reporter    = (*miniport)(nil)
+)
 
 // miniport is the driver of one sim adapter: the software that programs the
 // Device. The runtime calls its handlers; its interrupt goroutine
@@ -63,8 +73,11 @@ type miniport struct {
 	busy   bool      // the interrupt handler is in a pass
 	fenced bool      // a reset keeps the interrupt handler off the rings
 	// The software queue: NBLs waiting for room in the transmit ring
-	// (back-pressure). swFrame frames of swHead are posted already.
-	swHead, swTail *ndis.NetBufferList
+	// (back-pressure), swLen in all. swNext is the rest of a chain taken
+	// from sw, posted before sw; swFrame frames of its head are posted
+	// already.
+	sw             ndis.List
+	swNext         *ndis.NetBufferList
 	swFrame, swLen int
 	inHand         int                 // NBLs taken from the device by Reset, Pause or CheckForHang, not yet completed
 	leaked         *ndis.NetBufferList // BugResetPendingRequests: sends a reset forgot
@@ -82,16 +95,16 @@ type miniport struct {
 // initialize is MiniportInitializeEx: it parses the parameters, builds the
 // device, posts the receive buffers, plugs into the wire, sets the
 // attributes, and powers the hardware and the interrupt goroutine up.
-func initialize(a *ndis.Adapter, p ndis.InitParameters, clock ndis.Clock) (ndis.Miniport, error) {
+func initialize(a *ndis.Adapter, p ndis.InitParameters, clock ndis.Clock, ws *wires) (ndis.Miniport, error) {
 	c, err := parseConfig(p.Name, p.Params)
 	if err != nil {
 		return nil, err
 	}
-	d := newDevice(p.Name, c, clock)
+	d := newDevice(p.Name, c, clock, ws)
 	m := &miniport{
 		a:    a,
 		d:    d,
-		pool: ndis.NewPool(c.mtu+ethernetHeaderSize, 2*c.rxRing),
+		pool: ndis.NewPool(c.mtu+ndis.EthernetHeaderSize, 2*c.rxRing),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -101,41 +114,41 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters, clock ndis.Clock) (ndis.
 	m.rxShort.Store(m.refillRxLocked())
 	d.mu.Unlock()
 	if c.wire != "" {
-		if err := joinWire(c.wire, d); err != nil {
-			return nil, &ParamError{Key: "wire", Value: c.wire, Reason: err.Error()}
+		if err := ws.join(c.wire, d); err != nil {
+			return nil, &ndis.ParamError{Driver: params.Driver, Key: "wire", Value: c.wire, Reason: err.Error()}
 		}
 	}
 	m.linkUp = d.LinkUp()
-	ls := d.linkState(m.linkUp)
-	if err := a.SetMiniportAttributes(&ndis.RegistrationAttributes{}); err != nil {
-		leaveWire(d)
-		return nil, err
-	}
-	err = a.SetMiniportAttributes(&ndis.GeneralAttributes{
-		MtuSize:                uint32(c.mtu),
-		MaxXmitLinkSpeed:       c.linkSpeed,
-		MaxRcvLinkSpeed:        c.linkSpeed,
-		XmitLinkSpeed:          ls.XmitLinkSpeed,
-		RcvLinkSpeed:           ls.RcvLinkSpeed,
-		MediaConnectState:      ls.MediaConnectState,
-		MediaDuplexState:       ls.MediaDuplexState,
-		LookaheadSize:          uint32(c.mtu),
-		SupportedPacketFilters: supportedFilters,
-		MaxMulticastListSize:   MaxMulticastListSize,
-		PermanentMacAddress:    c.mac,
-		CurrentMacAddress:      c.mac,
-	})
-	if err != nil {
-		leaveWire(d)
+	if err := m.setAttributes(c); err != nil {
+		ws.leave(d)
 		return nil, err
 	}
 	d.mu.Lock()
 	d.startEngineLocked()
 	d.mu.Unlock()
 	go m.interrupt()
-	devices.Store(a, d)
 	d.startFaults(c.faults)
 	return m, nil
+}
+
+// setAttributes sets the registration attributes and the general ones of
+// an Ethernet adapter whose link may start down (the first end of a wire):
+// then the link speeds and the duplex state are unknown.
+func (m *miniport) setAttributes(c config) error {
+	if err := m.a.SetMiniportAttributes(&ndis.RegistrationAttributes{}); err != nil {
+		return err
+	}
+	ga := kit.Ethernet{
+		MTU:           c.mtu,
+		MAC:           c.mac,
+		LinkSpeed:     c.linkSpeed,
+		Connected:     m.linkUp,
+		Filters:       kit.HardwareFilters,
+		MulticastList: MaxMulticastListSize,
+	}.GeneralAttributes()
+	ls := m.d.linkState(m.linkUp)
+	ga.XmitLinkSpeed, ga.RcvLinkSpeed, ga.MediaDuplexState = ls.XmitLinkSpeed, ls.RcvLinkSpeed, ls.MediaDuplexState
+	return m.a.SetMiniportAttributes(ga)
 }
 
 // linkState is the NDIS_LINK_STATE of the device's link.
@@ -176,8 +189,7 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	d := m.d
 	now := d.clock.Now()
 	dead := d.Failed()
-	var qHead, qTail, cHead, cTail *ndis.NetBufferList
-	var queued, completed int
+	var queued, completed ndis.List
 	var bad uint64
 	for x := l; x != nil; {
 		next := x.Next
@@ -187,44 +199,37 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 			status, queue = ndis.StatusHardErrors, false
 		} else {
 			for _, f := range x.Frames {
-				if len(f) < ethernetHeaderSize || len(f) > d.maxFrame {
+				if len(f) < ndis.EthernetHeaderSize || len(f) > d.maxFrame {
 					status, queue = ndis.StatusInvalidLength, false
 					break
 				}
 			}
 		}
 		if queue {
-			qHead, qTail = link(qHead, qTail, x)
-			queued++
+			queued.Push(x)
 		} else {
 			x.Status = status
 			if status != ndis.StatusSuccess {
 				bad += uint64(len(x.Frames))
 			}
-			cHead, cTail = link(cHead, cTail, x)
-			completed++
+			completed.Push(x)
 		}
 		x = next
 	}
-	if qHead != nil {
+	if !queued.Empty() {
 		m.mu.Lock()
-		if m.swHead == nil {
-			m.swHead = qHead
-		} else {
-			m.swTail.Next = qHead
-		}
-		m.swTail = qTail
-		m.swLen += queued
+		m.swLen += queued.Len()
+		m.sw.PushList(&queued)
 		posted := m.postLocked(now)
 		m.mu.Unlock()
 		if posted > 0 {
 			d.ring()
 		}
 	}
-	if cHead != nil {
+	if !completed.Empty() {
 		d.stats.txErrors.Add(bad)
-		d.stats.txCompleted.Add(uint64(completed))
-		m.a.SendNetBufferListsComplete(cHead)
+		d.stats.txCompleted.Add(uint64(completed.Len()))
+		m.a.SendNetBufferListsComplete(completed.Take())
 	}
 }
 
@@ -232,22 +237,25 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 // descriptors; the last descriptor of each NBL carries the NBL. It returns
 // how many it posted; the caller rings the doorbell. Called with m.mu held.
 func (m *miniport) postLocked(now time.Time) int {
-	if m.swHead == nil {
-		return 0
+	if m.swNext == nil {
+		m.swNext = m.sw.Take()
+		if m.swNext == nil {
+			return 0
+		}
 	}
 	d := m.d
 	posted := 0
 	d.mu.Lock()
 	size := uint64(len(d.tx))
-	for m.swHead != nil && d.txTail-d.txClean < size {
-		x := m.swHead
+	for m.swNext != nil && d.txTail-d.txClean < size {
+		x := m.swNext
 		desc := &d.tx[d.txTail%size]
 		desc.frame, desc.postedAt, desc.nbl = x.Frames[m.swFrame], now, nil
 		if m.swFrame++; m.swFrame == len(x.Frames) {
 			desc.nbl = x
-			m.swHead, x.Next = x.Next, nil
-			if m.swHead == nil {
-				m.swTail = nil
+			m.swNext, x.Next = x.Next, nil
+			if m.swNext == nil {
+				m.swNext = m.sw.Take()
 			}
 			m.swFrame = 0
 			m.swLen--
@@ -260,14 +268,9 @@ func (m *miniport) postLocked(now time.Time) int {
 	return posted
 }
 
-// link appends x to the chain head…tail.
-func link(head, tail, x *ndis.NetBufferList) (*ndis.NetBufferList, *ndis.NetBufferList) {
-	if head == nil {
-		return x, x
-	}
-	tail.Next = x
-	return head, x
-}
+// swQueuedLocked reports whether the software queue holds an NBL. Called
+// with m.mu held.
+func (m *miniport) swQueuedLocked() bool { return m.swNext != nil || !m.sw.Empty() }
 
 // ReturnNetBufferLists is MiniportReturnNetBufferLists: receive NBLs go back
 // to the pool, from which the interrupt handler posts them again. It never
@@ -344,10 +347,10 @@ func (m *miniport) answer(r *ndis.OidRequest) ndis.Status {
 	case ndis.RequestSet:
 		switch r.OID {
 		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.PacketFilter(supportedFilters)
+			v, s := r.PacketFilter(kit.HardwareFilters)
 			if s == ndis.StatusSuccess {
 				d.mu.Lock()
-				d.packetFilter = v
+				d.filter.Types = v
 				d.mu.Unlock()
 			}
 			return s
@@ -355,7 +358,7 @@ func (m *miniport) answer(r *ndis.OidRequest) ndis.Status {
 			list, s := r.MulticastList(MaxMulticastListSize)
 			if s == ndis.StatusSuccess {
 				d.mu.Lock()
-				d.multicast = list
+				d.filter.Multicast = list
 				d.mu.Unlock()
 			}
 			return s
@@ -364,7 +367,7 @@ func (m *miniport) answer(r *ndis.OidRequest) ndis.Status {
 			if s != ndis.StatusSuccess {
 				return s
 			}
-			if v > uint32(d.maxFrame-ethernetHeaderSize) {
+			if v > uint32(d.maxFrame-ndis.EthernetHeaderSize) {
 				return ndis.StatusInvalidData
 			}
 			d.mu.Lock()
@@ -440,7 +443,7 @@ func (m *miniport) Halt(ndis.HaltAction) {
 	d.closed = true
 	d.stopFaultsLocked()
 	d.mu.Unlock()
-	leaveWire(d)
+	d.wires.leave(d)
 	d.stopEngine()
 	close(m.stop)
 	<-m.done
@@ -455,7 +458,6 @@ func (m *miniport) Halt(ndis.HaltAction) {
 	if slow != nil {
 		slow.cancel() // only after a reset time-out: see Fault.Provokes
 	}
-	devices.Delete(m.a)
 	if m.takeBug(BugCallAfterHalt) {
 		a, ls := m.a, d.linkState(false).Marshal()
 		go func() {

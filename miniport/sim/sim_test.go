@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -25,16 +28,22 @@ var (
 
 func TestDriver(t *testing.T) {
 	for _, d := range []ndis.MiniportDriver{sim.Driver(), sim.DriverWith(sim.Options{Clock: ndistest.NewFakeClock()})} {
-		if d.Name != "sim" || d.Version != ndis.Version630 || d.Initialize == nil {
-			t.Fatalf("driver %q %s, Initialize set %v", d.Name, d.Version, d.Initialize != nil)
+		if d.Name != "sim" || d.Version != ndis.Version630 || d.Initialize == nil || d.ValidateParams == nil {
+			t.Fatalf("driver %q %s, Initialize set %v, ValidateParams set %v", d.Name, d.Version, d.Initialize != nil, d.ValidateParams != nil)
 		}
 	}
 }
 
 // TestParams: good parameters configure the device; each bad one fails
-// Initialize with a *ParamError that wraps StatusInvalidParameter and names
+// Initialize with an *ndis.ParamError that wraps StatusInvalidParameter and names
 // the key, and never panics.
 func TestParams(t *testing.T) {
+	// The package doc lists the parameters as the table declares them.
+	src, derr := parser.ParseFile(token.NewFileSet(), "doc.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if block := "\t" + strings.ReplaceAll(strings.TrimSuffix(sim.ParamDoc(), "\n"), "\n", "\n\t") + "\n"; derr != nil || !strings.Contains(src.Doc.Text(), block) {
+		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
+	}
+
 	e := newEnv(t, false)
 	a, d := e.add("good", map[string]string{
 		"mac": "02:aa:bb:cc:dd:ee", "mtu": "9000", "link_speed": "1000000000", "tx_ring": "8",
@@ -99,14 +108,18 @@ func TestParams(t *testing.T) {
 	for i, c := range bad {
 		name := "bad" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		_, err := e.rt.AddAdapter(context.Background(), name, "sim", map[string]string{c.key: c.value})
-		var pe *sim.ParamError
+		var pe *ndis.ParamError
 		switch {
 		case err == nil:
 			t.Errorf("%s=%q: accepted", c.key, c.value)
 		case !errors.Is(err, ndis.StatusInvalidParameter) || !errors.As(err, &pe):
 			t.Errorf("%s=%q: %v, not a *ParamError wrapping StatusInvalidParameter", c.key, c.value, err)
-		case pe.Key != c.key || pe.Value != c.value || !strings.Contains(pe.Reason, c.reason):
+		case pe.Key != c.key || pe.Value != c.value || pe.Driver != "sim" || !strings.Contains(pe.Reason, c.reason):
 			t.Errorf("%s=%q: %+v, want a reason with %q", c.key, c.value, pe, c.reason)
+		}
+		// ValidateParams finds the same error without an adapter.
+		if verr := e.rt.ValidateAdapterParams("sim", map[string]string{c.key: c.value}); pe != nil && (verr == nil || verr.Error() != pe.Error()) {
+			t.Errorf("%s=%q: ValidateAdapterParams = %v, want %v", c.key, c.value, verr, pe)
 		}
 	}
 
@@ -115,8 +128,8 @@ func TestParams(t *testing.T) {
 	e.add("w1", map[string]string{"wire": w})
 	e.add("w2", map[string]string{"wire": w})
 	_, err := e.rt.AddAdapter(context.Background(), "w3", "sim", map[string]string{"wire": w})
-	var pe *sim.ParamError
-	if !errors.As(err, &pe) || pe.Key != "wire" || !errors.Is(err, ndis.StatusInvalidParameter) {
+	var pe *ndis.ParamError
+	if !errors.As(err, &pe) || pe.Key != "wire" || pe.Driver != "sim" || !errors.Is(err, ndis.StatusInvalidParameter) {
 		t.Errorf("third adapter on a wire: %v", err)
 	}
 }
@@ -176,7 +189,7 @@ func TestEcho(t *testing.T) {
 			t.Fatalf("NBL of %d frames: %s, completed %d times; want %s once", len(x.Frames), x.Status, r.CompletedTimes(x), wantStatus)
 		}
 	}
-	got := received(r)
+	got := r.ReceivedFrames()
 	if len(got) != len(want) {
 		t.Fatalf("received %d frames, want %d", len(got), len(want))
 	}
@@ -248,7 +261,7 @@ func TestPair(t *testing.T) {
 		r    *ndistest.Recorder
 		want [][]byte
 	}{{"a", ra, toA}, {"b", rb, toB}} {
-		got := received(c.r)
+		got := c.r.ReceivedFrames()
 		if len(got) != len(c.want) {
 			t.Fatalf("%s received %d frames, want %d", c.name, len(got), len(c.want))
 		}
@@ -257,7 +270,7 @@ func TestPair(t *testing.T) {
 				t.Fatalf("%s: frame %d differs", c.name, i)
 			}
 		}
-		if m := completions(c.r); m[ndis.StatusSuccess] != c.r.Completed() {
+		if m := c.r.CompletedByStatus(); m[ndis.StatusSuccess] != c.r.Completed() {
 			t.Fatalf("%s: completions %v", c.name, m)
 		}
 	}
@@ -336,7 +349,7 @@ func TestHardwareFilter(t *testing.T) {
 			return s.RxFrames+s.RxFiltered+s.RxErrors == st.RxFrames+st.RxFiltered+st.RxErrors+uint64(len(probe)) &&
 				s.RxIndicated == st.RxIndicated+uint64(len(c.want))
 		}, "%s: the device's verdict", c.name)
-		got := received(r)[before:]
+		got := r.ReceivedFrames()[before:]
 		if len(got) != len(c.want) {
 			t.Fatalf("%s: received %d frames, want %d", c.name, len(got), len(c.want))
 		}
@@ -368,7 +381,7 @@ func TestHardwareFilter(t *testing.T) {
 	d.Deliver(frame(me, otherMAC, 10, 64), frame(mcastIn2, otherMAC, 11, 64), frame(mcastOut, otherMAC, 12, 64))
 	waitReceived(t, r, b1+1)
 	waitReceived(t, r2, b2+1)
-	if g := received(r2)[b2:]; len(g) != 1 || ndis.MacAddress(g[0][:6]) != mcastIn2 {
+	if g := r2.ReceivedFrames()[b2:]; len(g) != 1 || ndis.MacAddress(g[0][:6]) != mcastIn2 {
 		t.Fatalf("second binding got %d frames", len(g))
 	}
 }
@@ -431,7 +444,7 @@ func TestPauseDrains(t *testing.T) {
 	if err := e.rt.PauseAdapter(ctx, "sim0"); err != nil {
 		t.Fatal(err)
 	}
-	if m := completions(r); m[ndis.StatusSuccess] != 40 {
+	if m := r.CompletedByStatus(); m[ndis.StatusSuccess] != 40 {
 		t.Fatalf("after the pause: completions %v, want 40 successes", m)
 	}
 	if st := d.Stats(); st.TxFrames != 40 || st.TxAborted != 0 || st.RxHeld != 0 {
@@ -484,7 +497,7 @@ func TestPauseAbortsStuckSends(t *testing.T) {
 	if err := <-paused; err != nil {
 		t.Fatal(err)
 	}
-	if m := completions(r); m[ndis.StatusRequestAborted] != 3 {
+	if m := r.CompletedByStatus(); m[ndis.StatusRequestAborted] != 3 {
 		t.Fatalf("completions %v, want 3 aborted", m)
 	}
 }
@@ -528,7 +541,7 @@ func TestFlowControl(t *testing.T) {
 			r.ReturnKept()
 			waitCompleted(t, r, 20)
 			waitReceived(t, r, want)
-			got := received(r)
+			got := r.ReceivedFrames()
 			if len(got) != want {
 				t.Fatalf("received %d frames, want %d", len(got), want)
 			}
@@ -541,3 +554,126 @@ func TestFlowControl(t *testing.T) {
 		})
 	}
 }
+
+// TestReport: the miniport reports its device's Stats (ndis.Reporter)
+// under stable names: counters and gauges, and the faults fired by kind.
+func TestReport(t *testing.T) {
+	e := newEnv(t, false)
+	a, d := e.add("sim0", map[string]string{"rx_ring": "8"})
+	r := e.bind("sim0")
+	setFilter(t, r, ndis.PacketTypeDirected)
+	me := d.MAC()
+	send(r, frame(me, me, 1, 60), frame(me, me, 2, 60), make([]byte, 13))
+	waitCompleted(t, r, 3)
+	waitReceived(t, r, 2)
+	d.Inject(sim.FaultRxStorm) // 256 frames into a ring of 8: an overrun
+	ndistest.Eventually(t, func() bool {
+		st := d.Stats()
+		return st.RxIndicated == st.RxFrames && st.RxHeld == 0
+	}, "the storm indicated and returned")
+
+	st := d.Stats()
+	if st.TxFrames != 2 || st.TxErrors != 1 || st.RxIndicated < 3 || st.RxNoBuffer == 0 {
+		t.Fatalf("stats %+v: want 2 frames sent, 1 failed, a storm received and overrun", st)
+	}
+	failed := 0.0
+	if st.Failed {
+		failed = 1
+	}
+	want := map[string]float64{
+		"xmit_ok": float64(st.TxFrames), "xmit_error": float64(st.TxErrors),
+		"rcv_ok": float64(st.RxIndicated), "rcv_no_buffer": float64(st.RxNoBuffer),
+		"tx_posted": float64(st.TxPosted), "tx_link_down": float64(st.TxLinkDown),
+		"tx_aborted": float64(st.TxAborted), "tx_completed": float64(st.TxCompleted),
+		"tx_queued": float64(st.TxQueued), "tx_ring": float64(st.TxRing),
+		"rx_frames": float64(st.RxFrames), "rx_filtered": float64(st.RxFiltered),
+		"rx_errors": float64(st.RxErrors), "rx_dropped": float64(st.RxDropped),
+		"rx_discarded": float64(st.RxDiscarded), "rx_held": float64(st.RxHeld),
+		"resets": float64(st.Resets), "resets_failed": float64(st.ResetsFailed),
+		"resets_pended": float64(st.ResetsPended), "addressing_lost": float64(st.AddressingLost),
+		"hang_checks": float64(st.HangChecks), "hangs_detected": float64(st.HangsDetected),
+		"oids_stuck": float64(st.OidsStuck), "failed": failed,
+	}
+	for _, k := range sim.FaultKinds() {
+		want["faults_fired{"+k.String()+"}"] = float64(st.Fired[k])
+	}
+	gauges := map[string]bool{"tx_queued": true, "tx_ring": true, "rx_held": true, "failed": true}
+	got := make(map[string]float64)
+	for _, x := range a.Details() {
+		key := x.Name
+		if x.Name == "faults_fired" {
+			key += "{" + x.Labels["fault"] + "}"
+		} else if x.Labels != nil {
+			t.Errorf("%s has labels %v", x.Name, x.Labels)
+		}
+		if wantKind := map[bool]ndis.DetailKind{false: ndis.DetailCounter, true: ndis.DetailGauge}[gauges[x.Name]]; x.Kind != wantKind || x.Help == "" {
+			t.Errorf("%s: kind %s, help %q; want a %s with help", key, x.Kind, x.Help, wantKind)
+		}
+		if _, dup := got[key]; dup {
+			t.Errorf("%s reported twice", key)
+		}
+		got[key] = x.Value
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Details():\n got %v\nwant %v", got, want)
+	}
+	if got["faults_fired{rx_storm}"] != 1 {
+		t.Errorf("faults_fired{rx_storm} = %v, want 1", got["faults_fired{rx_storm}"])
+	}
+}
+
+// TestDeviceOf: DeviceOf finds the device through the adapter's handle,
+// through a decorator that unwraps, and not through one that does not.
+func TestDeviceOf(t *testing.T) {
+	wrap := func(name string, unwraps bool) ndis.MiniportDriver {
+		d := sim.Driver()
+		d.Name = name
+		inner := d.Initialize
+		d.Initialize = func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+			mp, err := inner(a, p)
+			if err != nil {
+				return nil, err
+			}
+			if unwraps {
+				return unwrapping{mp}, nil
+			}
+			return opaque{mp}, nil
+		}
+		return d
+	}
+	e := newEnv(t, false)
+	for _, d := range []ndis.MiniportDriver{wrap("sim-unwrap", true), wrap("sim-opaque", false)} {
+		if err := e.rt.RegisterMiniportDriver(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	plain, dev := e.add("plain", nil)
+	if dev.Name() != "plain" {
+		t.Errorf("DeviceOf(plain) is %q's device", dev.Name())
+	}
+	for _, c := range []struct {
+		driver string
+		ok     bool
+	}{{"sim-unwrap", true}, {"sim-opaque", false}} {
+		a, err := e.rt.AddAdapter(ctx, c.driver, c.driver, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := sim.DeviceOf(a); ok != c.ok || ok && d.Name() != c.driver {
+			t.Errorf("DeviceOf(%s) = %v, %v; want found %v", c.driver, d, ok, c.ok)
+		}
+	}
+	if err := e.rt.RemoveAdapter(ctx, plain.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sim.DeviceOf(plain); ok {
+		t.Error("DeviceOf a removed adapter")
+	}
+}
+
+type unwrapping struct{ ndis.Miniport }
+
+func (u unwrapping) Unwrap() ndis.Miniport { return u.Miniport }
+
+type opaque struct{ ndis.Miniport }

@@ -10,23 +10,24 @@ import (
 // it; the first adapter on a wire waits with its link down for the second,
 // and the second one's Initialize plugs the cable in: both links come up.
 // When one end is halted, the other's link goes down and the wire waits for
-// a new second end. Wires are process-wide: adapters of different runtimes
-// may share one.
-var wires struct {
+// a new second end. Wires belong to a driver value (Driver, DriverWith):
+// adapters of different runtimes that registered the same value may share
+// one.
+type wires struct {
 	mu sync.Mutex
 	m  map[string]*[2]*Device
 }
 
-// joinWire puts d on the named wire, as its first or second end.
-func joinWire(name string, d *Device) error {
-	wires.mu.Lock()
-	if wires.m == nil {
-		wires.m = make(map[string]*[2]*Device)
+// join puts d on the named wire, as its first or second end.
+func (ws *wires) join(name string, d *Device) error {
+	ws.mu.Lock()
+	if ws.m == nil {
+		ws.m = make(map[string]*[2]*Device)
 	}
-	w := wires.m[name]
+	w := ws.m[name]
 	if w == nil {
 		w = new([2]*Device)
-		wires.m[name] = w
+		ws.m[name] = w
 	}
 	var other *Device
 	switch {
@@ -35,27 +36,27 @@ func joinWire(name string, d *Device) error {
 	case w[1] == nil:
 		w[1], other = d, w[0]
 	default:
-		wires.mu.Unlock()
+		ws.mu.Unlock()
 		return fmt.Errorf("wire %q already joins %q and %q", name, w[0].name, w[1].name)
 	}
 	if other != nil {
 		d.peer.Store(other)
 		other.peer.Store(d)
 	}
-	wires.mu.Unlock()
+	ws.mu.Unlock()
 	if other != nil {
 		other.raise(irqLink)
 	}
 	return nil
 }
 
-// leaveWire takes d off its wire; the other end's link goes down.
-func leaveWire(d *Device) {
+// leave takes d off its wire; the other end's link goes down.
+func (ws *wires) leave(d *Device) {
 	if d.wire == "" {
 		return
 	}
-	wires.mu.Lock()
-	w := wires.m[d.wire]
+	ws.mu.Lock()
+	w := ws.m[d.wire]
 	var other *Device
 	if w != nil {
 		for i := range w {
@@ -66,14 +67,14 @@ func leaveWire(d *Device) {
 			}
 		}
 		if w[0] == nil && w[1] == nil {
-			delete(wires.m, d.wire)
+			delete(ws.m, d.wire)
 		}
 	}
 	d.peer.Store(nil)
 	if other != nil {
 		other.peer.Store(nil)
 	}
-	wires.mu.Unlock()
+	ws.mu.Unlock()
 	if other != nil {
 		other.raise(irqLink)
 		other.ring() // frames it held back for d go nowhere now

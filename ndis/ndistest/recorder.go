@@ -3,6 +3,7 @@ package ndistest
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/gondis/gondis/ndis"
@@ -61,6 +62,7 @@ type Recorder struct {
 	kept         []*ndis.NetBufferList
 	completed    map[*ndis.NetBufferList]int
 	completedAll int
+	byStatus     map[ndis.Status]int // completed NBLs by their Status
 }
 
 // RecorderDriver is a protocol driver whose bindings are Recorders.
@@ -166,11 +168,15 @@ func (r *Recorder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.Recei
 func (r *Recorder) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 	rec := Record{Kind: RecordComplete}
 	r.mu.Lock()
+	if r.byStatus == nil {
+		r.byStatus = make(map[ndis.Status]int)
+	}
 	for x := l; x != nil; x = x.Next {
 		rec.NBLs++
 		rec.Statuses = append(rec.Statuses, x.Status)
 		r.completed[x]++
 		r.completedAll++
+		r.byStatus[x.Status]++
 	}
 	r.records = append(r.records, rec)
 	hook := r.OnComplete
@@ -236,6 +242,27 @@ func (r *Recorder) Received() int {
 		}
 	}
 	return n
+}
+
+// ReceivedFrames returns copies of the frames received (the first frame of
+// each NBL indicated), in order.
+func (r *Recorder) ReceivedFrames() [][]byte {
+	var out [][]byte
+	for _, x := range r.Records() {
+		if x.Kind == RecordReceive {
+			out = append(out, x.Frames...)
+		}
+	}
+	return out
+}
+
+// CompletedByStatus returns how many sent NBLs came back with each
+// Status. It is kept as they come back, so polling it stays cheap under
+// heavy traffic.
+func (r *Recorder) CompletedByStatus() map[ndis.Status]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.byStatus)
 }
 
 // Completed returns how many sent NBLs came back.

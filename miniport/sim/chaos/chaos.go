@@ -3,7 +3,7 @@
 // pause and restart cycles, operator resets, and every fault of the sim
 // device injected at random from a seed, with the runtime's invariants
 // checked as it runs and at the end. `go test ./miniport/sim -run Chaos`
-// runs it at CI size; Run is the same soak for programs (the CLI).
+// runs it at CI size; Run is the same soak for programs.
 package chaos
 
 import (
@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gondis/gondis/miniport/sim"
@@ -92,16 +91,12 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-// wires makes each soak's wire name unique in the process.
-var wires atomic.Uint64
-
 // soak is one run.
 type soak struct {
 	cfg  Config
 	rt   *ndis.Runtime
 	rng  *rand.Rand
 	rngM sync.Mutex
-	wire string
 
 	mu          sync.Mutex
 	problems    []string
@@ -138,8 +133,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Duration <= 0 {
 		cfg.Duration = 60 * time.Second
 	}
-	s := &soak{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)), violations: make(map[string]int),
-		wire: fmt.Sprintf("chaos-%d-%d", cfg.Seed, wires.Add(1))}
+	s := &soak{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)), violations: make(map[string]int)}
 	opts := []ndis.Option{
 		ndis.WithVerifier(ndis.VerifierLog),
 		ndis.WithViolationHandler(s.violation),
@@ -202,7 +196,9 @@ const (
 func (s *soak) run(ctx context.Context) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Duration)
 	defer cancel()
-	params := map[string]string{"wire": s.wire, "send_timeout": sendTimeout.String(), "tx_ring": "64", "rx_ring": "128"}
+	// The soak registers a sim driver of its own, whose wires no other
+	// adapter is on.
+	params := map[string]string{"wire": "chaos", "send_timeout": sendTimeout.String(), "tx_ring": "64", "rx_ring": "128"}
 	var adapters []*ndis.Adapter
 	var devices []*sim.Device
 	for _, name := range []string{"chaos-a", "chaos-b"} {
@@ -226,7 +222,7 @@ func (s *soak) run(ctx context.Context) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			p := s.protoOf(b)
+			p := b.ProtocolContext().(*proto)
 			p.dst = peer
 			s.setFilter(ctx, p)
 		}

@@ -40,17 +40,6 @@ func (s *soak) bind(b *ndis.Binding) (ndis.Protocol, error) {
 	return p, nil
 }
 
-func (s *soak) protoOf(b *ndis.Binding) *proto {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.protos {
-		if p.b == b {
-			return p
-		}
-	}
-	return nil
-}
-
 func (p *proto) fail(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,17 +116,16 @@ func (p *proto) sender(stop <-chan struct{}) {
 	}
 	for {
 		for len(free) >= batch {
-			var head *ndis.NetBufferList
+			var chain ndis.List
 			for _, x := range free[len(free)-batch:] {
 				seq++
 				p.fill(x, seq)
 				out[x] = true
-				x.Next = head
-				head = x
+				chain.Push(x)
 			}
 			free = free[:len(free)-batch]
 			p.sent.Add(batch)
-			p.b.SendNetBufferLists(head)
+			p.b.SendNetBufferLists(chain.Take())
 		}
 		select {
 		case l := <-p.back:
@@ -206,6 +194,18 @@ func (s *soak) watched(d ndis.MiniportDriver) ndis.MiniportDriver {
 	}
 	return d
 }
+
+// The interfaces watched implements: those of the sim's miniport that it
+// watches.
+var (
+	_ ndis.Miniport    = (*watched)(nil)
+	_ ndis.Resetter    = (*watched)(nil)
+	_ ndis.HangChecker = (*watched)(nil)
+)
+
+// Unwrap returns the sim's miniport, so that sim.DeviceOf sees through the
+// watcher.
+func (m *watched) Unwrap() ndis.Miniport { return m.Miniport }
 
 func (m *watched) Reset() (bool, ndis.Status) {
 	m.inReset.Store(true)
