@@ -367,9 +367,7 @@ func (s *soak) drill(ctx context.Context) error {
 	if err := d.SetFault(sim.Fault{Kind: sim.FaultFailReset, Trigger: sim.TriggerOnce, Count: 100}); err != nil {
 		return err
 	}
-	if err := s.rt.ResetAdapter("chaos-drill"); err != nil {
-		return err
-	}
+	a.ResetMiniport() // the driver's request: operator resets do not escalate
 	select {
 	case <-a.Done():
 	case <-time.After(10 * time.Second):
@@ -385,8 +383,15 @@ func (s *soak) drill(ctx context.Context) error {
 	if !found {
 		s.problem("the drill adapter was halted without saying why")
 	}
+	// A failed adapter stays listed, Halted, with its reason, until removed.
+	if got, ok := s.rt.Adapter("chaos-drill"); !ok || got.State() != ndis.AdapterHalted || got.FailureReason() == "" {
+		s.problem("the escalated drill adapter is not listed as failed")
+	}
+	if err := s.rt.RemoveAdapter(ctx, "chaos-drill"); err != nil {
+		s.problem("removing the failed drill adapter: %v", err)
+	}
 	if _, ok := s.rt.Adapter("chaos-drill"); ok {
-		s.problem("the escalated drill adapter is still known")
+		s.problem("the removed drill adapter is still known")
 	}
 	return nil
 }
@@ -451,7 +456,8 @@ func (s *soak) operator(stop <-chan struct{}, as []*ndis.Adapter) {
 		case <-time.After(time.Duration(1+s.intn(3)) * time.Millisecond):
 		}
 		a := as[s.intn(len(as))]
-		if err := s.rt.ResetAdapter(a.Name()); err != nil {
+		// A request while a reset runs is dropped, and says so.
+		if err := s.rt.ResetAdapter(a.Name()); err != nil && !errors.Is(err, ndis.ErrResetInProgress) {
 			s.problem("operator reset %s: %v", a.Name(), err)
 		}
 	}
