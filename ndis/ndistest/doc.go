@@ -1,7 +1,11 @@
 // Package ndistest helps test gondis drivers and protocols without real
 // devices or root: a fake clock for the runtime's timers, a scriptable fake
 // miniport, a recording protocol, and a verifier handler that turns every
-// violation into a test failure unless the test expects it.
+// violation into a test failure unless the test expects it. It also ships
+// what tests keep writing: OID helpers that query and set through a binding
+// (QueryUlong, QueryCounter, SetPacketFilter, SetMulticastList ...) and
+// frame builders with right checksums (Ethernet, ARPRequest, EchoRequest,
+// UDP ...).
 //
 // A typical test:
 //
@@ -14,6 +18,8 @@
 //	rt.RegisterProtocolDriver(rec.Driver())
 //	a, _ := rt.AddAdapter(ctx, "eth0", "fake", nil)
 //	b, _ := rt.Bind(ctx, "rec", "eth0")
+//	ndistest.SetPacketFilter(ctx, b, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+//	fake.Indicate(0, ndistest.EchoRequest(peer, us, 1, 1, nil))
 //	...
-//	rec.Binding(b).WaitStatus(t, ndis.StatusResetEnd)
+//	rec.Binding(b).WaitStatus(t, ndis.StatusResetEnd, 1)
 package ndistest
