@@ -242,11 +242,12 @@ func TestDriverParams(t *testing.T) {
 	if d.Name != arpecho.Name {
 		t.Fatalf("Driver().Name = %q", d.Name)
 	}
-	for v, ok := range map[string]bool{"10.1.2.3": true, "not-an-ip": false, "::1": false, "": false} {
-		if err := d.ValidateParams(map[string]string{"ip": v}); (err == nil) != ok {
-			t.Errorf("ValidateParams(ip=%q) = %v", v, err)
-		}
+	good, bad := prototest.ParamChecks(t, d)
+	good(map[string]string{"ip": "10.1.2.3"})
+	for _, v := range []string{"not-an-ip", "::1", ""} {
+		bad("ip", map[string]string{"ip": v})
 	}
+	bad("addr", map[string]string{"addr": "10.1.2.3"})
 	rt := prototest.Start(t, f.Driver("fake", ndis.Version630), "fake1", d)
 	_, err := rt.Bind(t.Context(), arpecho.Name, "fake1", ndis.BindParams(map[string]string{"ip": "not-an-ip"}))
 	var pe *ndis.ParamError

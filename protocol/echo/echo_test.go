@@ -2,7 +2,6 @@ package echo_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -17,27 +16,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseParams(t *testing.T) {
-	validate := echo.Driver().ValidateParams
-	for _, tc := range []struct {
-		params map[string]string
-		bad    string // the key of the ParamError, "" for none
-	}{
-		{nil, ""},
-		{map[string]string{"ethertype": "34997", "window": "4096"}, ""},
-		{map[string]string{"window": "0"}, "window"},
-		{map[string]string{"window": "x"}, "window"},
-		{map[string]string{"ethertype": "0x10000"}, "ethertype"},
-		{map[string]string{"dest": "broadcast"}, "dest"},
-	} {
-		err := validate(tc.params)
-		var pe *ndis.ParamError
-		switch {
-		case tc.bad == "" && err != nil:
-			t.Errorf("ValidateParams(%v) = %v", tc.params, err)
-		case tc.bad != "" && (!errors.As(err, &pe) || pe.Driver != echo.Name || pe.Key != tc.bad):
-			t.Errorf("ValidateParams(%v) = %v, want a ParamError for %s", tc.params, err, tc.bad)
-		}
-	}
+	good, bad := prototest.ParamChecks(t, echo.Driver())
+	good(nil)
+	good(map[string]string{"ethertype": "34997", "window": "4096"})
+	bad("window", map[string]string{"window": "0"})
+	bad("window", map[string]string{"window": "x"})
+	bad("ethertype", map[string]string{"ethertype": "0x10000"})
+	bad("dest", map[string]string{"dest": "broadcast"})
 	if p, err := echo.ParseParams(map[string]string{"window": "7"}); err != nil ||
 		p != (echo.Params{EtherType: 0x88b5, Window: 7}) {
 		t.Errorf("ParseParams = %+v, %v", p, err)

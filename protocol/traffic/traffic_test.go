@@ -19,31 +19,17 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseParams(t *testing.T) {
-	validate := traffic.Driver().ValidateParams
-	for _, tc := range []struct {
-		params map[string]string
-		bad    string // the key of the ParamError, "" for none
-	}{
-		{nil, ""},
-		{map[string]string{"dest": "broadcast", "rate": "0", "window": "1", "size": "15", "ethertype": "0x88b5"}, ""},
-		{map[string]string{"dest": "02:00:00:00:00:01"}, ""},
-		{map[string]string{"dest": "nope"}, "dest"},
-		{map[string]string{"rate": "-1"}, "rate"},
-		{map[string]string{"window": "0"}, "window"},
-		{map[string]string{"size": "14"}, "size"},
-		{map[string]string{"ethertype": "0x0100"}, "ethertype"},
-		{map[string]string{"colour": "red"}, "colour"},
-		{map[string]string{"window": "0", "rate": "x"}, "rate"}, // the first in sorted order
-	} {
-		err := validate(tc.params)
-		var pe *ndis.ParamError
-		switch {
-		case tc.bad == "" && err != nil:
-			t.Errorf("ValidateParams(%v) = %v", tc.params, err)
-		case tc.bad != "" && (!errors.As(err, &pe) || pe.Driver != traffic.Name || pe.Key != tc.bad):
-			t.Errorf("ValidateParams(%v) = %v, want a ParamError for %s", tc.params, err, tc.bad)
-		}
-	}
+	good, bad := prototest.ParamChecks(t, traffic.Driver())
+	good(nil)
+	good(map[string]string{"dest": "broadcast", "rate": "0", "window": "1", "size": "15", "ethertype": "0x88b5"})
+	good(map[string]string{"dest": "02:00:00:00:00:01"})
+	bad("dest", map[string]string{"dest": "nope"})
+	bad("rate", map[string]string{"rate": "-1"})
+	bad("window", map[string]string{"window": "0"})
+	bad("size", map[string]string{"size": "14"})
+	bad("ethertype", map[string]string{"ethertype": "0x0100"})
+	bad("colour", map[string]string{"colour": "red"})
+	bad("rate", map[string]string{"window": "0", "rate": "x"}) // the first in sorted order
 	p, err := traffic.ParseParams(map[string]string{"dest": "02:00:00:00:00:01", "ethertype": "2048"})
 	want := traffic.Params{Dest: ndis.MacAddress{2, 0, 0, 0, 0, 1}, Rate: traffic.DefaultRate,
 		Window: traffic.DefaultWindow, Size: traffic.DefaultSize, EtherType: 0x0800}

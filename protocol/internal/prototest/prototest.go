@@ -5,6 +5,7 @@ package prototest
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"regexp"
@@ -119,4 +120,25 @@ func DocLists(t testing.TB, file, tableDoc string) {
 			t.Errorf("%s does not list the parameter line\n\t%s", file, line)
 		}
 	}
+}
+
+// ParamChecks returns checks of d's ValidateParams for t: good fails
+// the test unless it takes params, bad unless it refuses them with a
+// *ndis.ParamError naming d and key.
+func ParamChecks(t testing.TB, d ndis.ProtocolDriver) (good func(params map[string]string),
+	bad func(key string, params map[string]string)) {
+	good = func(params map[string]string) {
+		t.Helper()
+		if err := d.ValidateParams(params); err != nil {
+			t.Errorf("ValidateParams(%v) = %v", params, err)
+		}
+	}
+	bad = func(key string, params map[string]string) {
+		t.Helper()
+		err := d.ValidateParams(params)
+		if pe := (*ndis.ParamError)(nil); !errors.As(err, &pe) || pe.Driver != d.Name || pe.Key != key {
+			t.Errorf("ValidateParams(%v) = %v, want a ParamError of %s for %s", params, err, d.Name, key)
+		}
+	}
+	return good, bad
 }
