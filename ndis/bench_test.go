@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
 )
 
 // parkPause is how long each benchmark iteration lets the work goroutine
@@ -176,11 +177,11 @@ func BenchmarkResetCycle(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if s := bd.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected << i)}); s != ndis.StatusSuccess {
+		if s := ndistest.SetPacketFilter(ctx, bd, ndis.PacketTypeDirected<<i); s != ndis.StatusSuccess {
 			b.Fatal(s)
 		}
 		group := ndis.MacAddress{1, 0, 0x5e, 0, 0, byte(i)}
-		if s := bd.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OID8023MulticastList, Buffer: group[:]}); s != ndis.StatusSuccess {
+		if s := ndistest.SetMulticastList(ctx, bd, []ndis.MacAddress{group}); s != ndis.StatusSuccess {
 			b.Fatal(s)
 		}
 	}

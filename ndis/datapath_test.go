@@ -126,7 +126,7 @@ func TestReceiveFiltering(t *testing.T) {
 	e.setFilter(bDirected, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
 	e.setFilter(bMulti, ndis.PacketTypeMulticast)
 	group := ndis.MacAddress{0x01, 0x00, 0x5e, 0, 0, 1}
-	if s := bMulti.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OID8023MulticastList, Buffer: group[:]}); s != ndis.StatusSuccess {
+	if s := ndistest.SetMulticastList(e.ctx, bMulti, []ndis.MacAddress{group}); s != ndis.StatusSuccess {
 		t.Fatal(s)
 	}
 
@@ -237,15 +237,14 @@ func TestStatusFanOut(t *testing.T) {
 			t.Errorf("binding saw %v", r.Statuses())
 		}
 	}
-	q := &ndis.OidRequest{Type: ndis.RequestQuery, OID: ndis.OIDGenMediaConnectStatus, Buffer: make([]byte, 4)}
-	if s := b.OidRequest(e.ctx, q); s != ndis.StatusSuccess || q.Buffer[0] != 1 {
-		t.Errorf("media connect status after link down: %v %v", s, q.Buffer)
+	if v, s := ndistest.QueryUlong(e.ctx, b, ndis.OIDGenMediaConnectStatus); s != ndis.StatusSuccess || v != 1 {
+		t.Errorf("media connect status after link down: %v %v", s, v)
 	}
-	q = &ndis.OidRequest{Type: ndis.RequestQuery, OID: ndis.OIDGenLinkState, Buffer: make([]byte, ndis.LinkStateSize)}
-	if s := b.OidRequest(e.ctx, q); s != ndis.StatusSuccess {
+	raw, s := ndistest.Query(e.ctx, b, ndis.OIDGenLinkState, ndis.LinkStateSize)
+	if s != ndis.StatusSuccess {
 		t.Fatal(s)
 	}
-	if got, s := ndis.ParseLinkState(q.Buffer); s != ndis.StatusSuccess || got != down {
+	if got, s := ndis.ParseLinkState(raw); s != ndis.StatusSuccess || got != down {
 		t.Errorf("OID_GEN_LINK_STATE: %+v %v, want %+v", got, s, down)
 	}
 }

@@ -247,7 +247,7 @@ func TestRemoveUnbindsProtocols(t *testing.T) {
 	if l.Status != ndis.StatusClosing {
 		t.Errorf("send on a closed binding: %v", l.Status)
 	}
-	if s := b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestQuery, OID: ndis.OIDGenMaximumFrameSize, Buffer: make([]byte, 4)}); s != ndis.StatusClosing {
+	if _, s := ndistest.QueryUlong(e.ctx, b, ndis.OIDGenMaximumFrameSize); s != ndis.StatusClosing {
 		t.Errorf("OID on a closed binding: %v", s)
 	}
 	if err := b.Close(e.ctx); err != nil {

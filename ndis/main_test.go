@@ -71,17 +71,15 @@ func (e *env) bind(adapter string) (*ndis.Binding, *ndistest.Recorder) {
 // setFilter sets a binding's packet filter and fails the test on error.
 func (e *env) setFilter(b *ndis.Binding, f uint32) {
 	e.t.Helper()
-	if s := b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(f)}); s != ndis.StatusSuccess {
+	if s := ndistest.SetPacketFilter(e.ctx, b, f); s != ndis.StatusSuccess {
 		e.t.Fatalf("set packet filter: %v", s)
 	}
 }
 
+// frame returns a frame to dst carrying payload, from a station of its
+// own.
 func frame(dst ndis.MacAddress, payload string) []byte {
-	f := make([]byte, 14, 14+len(payload))
-	copy(f, dst[:])
-	copy(f[6:], []byte{2, 0, 0, 0, 0, 9})
-	f[12], f[13] = 0x88, 0xb5
-	return append(f, payload...)
+	return ndistest.Ethernet(dst, ndis.MacAddress{2, 0, 0, 0, 0, 9}, 0x88b5, []byte(payload))
 }
 
 // ticks advances the fake clock by n check-for-hang periods, each once the

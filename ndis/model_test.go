@@ -118,7 +118,7 @@ func (e *modelEnv) requestReset(cause string) {
 		mb := e.m.bindings[0]
 		done := make(chan ndis.Status, 1)
 		go func() {
-			done <- mb.b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000002, Buffer: ndis.Ulong(2)})
+			done <- ndistest.SetUlong(context.Background(), mb.b, 0xFF000002, 2)
 		}()
 		ndistest.Eventually(e.t, func() bool { return e.fake.PendingOIDs() == 1 }, "OID pending")
 		e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = false })
@@ -187,7 +187,7 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 				t.Skip("no binding")
 			}
 			mb := rapid.SampledFrom(e.m.bindings).Draw(t, "binding")
-			s := mb.b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+			s := ndistest.SetUlong(e.ctx, mb.b, 0xFF000001, 1)
 			want := ndis.StatusSuccess
 			switch {
 			case e.m.gone:

@@ -125,14 +125,13 @@ func TestOidFilterMerging(t *testing.T) {
 	if !slices.Equal(filters, want) {
 		t.Errorf("miniport saw filters %#x, want %#x", filters, want)
 	}
-	q := query(ndis.OIDGenCurrentPacketFilter, 4)
-	if s := b2.OidRequest(e.ctx, q); s != ndis.StatusSuccess || binary.LittleEndian.Uint32(q.Buffer) != ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast {
-		t.Errorf("binding 2 reads back %v %#x", s, q.Buffer)
+	if v, s := ndistest.QueryUlong(e.ctx, b2, ndis.OIDGenCurrentPacketFilter); s != ndis.StatusSuccess || v != ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast {
+		t.Errorf("binding 2 reads back %v %#x", s, v)
 	}
 
 	g := func(i byte) ndis.MacAddress { return ndis.MacAddress{1, 0, 0x5e, 0, 0, i} }
 	set := func(b *ndis.Binding, list ...ndis.MacAddress) ndis.Status {
-		return b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OID8023MulticastList, Buffer: ndis.EncodeMulticastList(list)})
+		return ndistest.SetMulticastList(e.ctx, b, list)
 	}
 	if s := set(b1, g(1), g(2)); s != ndis.StatusSuccess {
 		t.Fatal(s)
@@ -184,13 +183,11 @@ func TestOidBufferChecks(t *testing.T) {
 	if s := b.OidRequest(e.ctx, nil); s != ndis.StatusInvalidParameter {
 		t.Errorf("nil request: %v", s)
 	}
-	q := query(ndis.OID8023CurrentAddress, 6)
-	if s := b.OidRequest(e.ctx, q); s != ndis.StatusSuccess || !bytes.Equal(q.Buffer, mac[:]) || q.BytesWritten != 6 {
-		t.Errorf("current address: %v %v %d", s, q.Buffer, q.BytesWritten)
+	if v, s := ndistest.Query(e.ctx, b, ndis.OID8023CurrentAddress, 6); s != ndis.StatusSuccess || !bytes.Equal(v, mac[:]) {
+		t.Errorf("current address: %v %v", s, v)
 	}
-	q = query(ndis.OIDGenMaximumFrameSize, 4)
-	if s := b.OidRequest(e.ctx, q); s != ndis.StatusSuccess || binary.LittleEndian.Uint32(q.Buffer) != 9000 {
-		t.Errorf("maximum frame size: %v %v", s, q.Buffer)
+	if v, s := ndistest.QueryUlong(e.ctx, b, ndis.OIDGenMaximumFrameSize); s != ndis.StatusSuccess || v != 9000 {
+		t.Errorf("maximum frame size: %v %v", s, v)
 	}
 	if calls := e.fake.Calls(); slices.ContainsFunc(calls, func(c string) bool { return c == "OidRequest:OID_802_3_CURRENT_ADDRESS" }) {
 		t.Errorf("the runtime passed a query it answers to the miniport: %v", calls)

@@ -26,7 +26,7 @@ func TestOidFromResetEndHandler(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		res <- b.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeDirected)})
+		res <- ndistest.SetPacketFilter(ctx, b, ndis.PacketTypeDirected)
 	}
 	if err := e.rt.ResetAdapter("eth0"); err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestRefilterAfterQueuedSet(t *testing.T) {
 	<-block // the work goroutine is inside MiniportOidRequest
 	done := make(chan ndis.Status, 1)
 	go func() {
-		done <- y.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypePromiscuous)})
+		done <- ndistest.SetPacketFilter(e.ctx, y, ndis.PacketTypePromiscuous)
 	}()
 	ndistest.Eventually(t, func() bool { return a.Stats().OIDsQueued == 1 }, "y's set queued")
 	if err := x.Close(e.ctx); err != nil {

@@ -95,7 +95,7 @@ func TestR1ResetMiniportNeverBlocks(t *testing.T) {
 		f.OnSend, f.HoldSends = nil, false
 		f.OnOid = func(r *ndis.OidRequest) ndis.Status { call("OidRequest"); return ndis.StatusSuccess }
 	})
-	b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+	ndistest.SetUlong(e.ctx, b, 0xFF000001, 1)
 	waitResets(t, e, rec, 3)
 	e.fake.Do(func(f *ndistest.Fake) {
 		f.OnOid = nil
@@ -176,7 +176,7 @@ func TestR3Coalescing(t *testing.T) {
 		f.OnOid = func(*ndis.OidRequest) ndis.Status { close(inOid); <-release; return ndis.StatusSuccess }
 	})
 	b := a.Bindings()[0]
-	go b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+	go ndistest.SetUlong(context.Background(), b, 0xFF000001, 1)
 	<-inOid
 	var wg sync.WaitGroup
 	for range 1000 {
@@ -281,12 +281,12 @@ func TestR5Gate(t *testing.T) {
 	e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
 	first := make(chan ndis.Status, 1)
 	go func() {
-		first <- b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+		first <- ndistest.SetUlong(context.Background(), b, 0xFF000001, 1)
 	}()
 	ndistest.Eventually(t, func() bool { return e.fake.PendingOIDs() == 1 }, "first OID at the miniport")
 	second := make(chan ndis.Status, 1)
 	go func() {
-		second <- b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000002, Buffer: ndis.Ulong(2)})
+		second <- ndistest.SetUlong(context.Background(), b, 0xFF000002, 2)
 	}()
 	ndistest.Eventually(t, func() bool { return a.Stats().OIDsQueued == 1 }, "second OID queued")
 
@@ -314,7 +314,7 @@ func TestR5Gate(t *testing.T) {
 	if l.Status != ndis.StatusResetInProgress || rec.CompletedTimes(l) != 1 {
 		t.Errorf("send during reset: %v, completed %d times", l.Status, rec.CompletedTimes(l))
 	}
-	if s := b.OidRequest(e.ctx, query(ndis.OIDGenMaximumFrameSize, 4)); s != ndis.StatusResetInProgress {
+	if _, s := ndistest.QueryUlong(e.ctx, b, ndis.OIDGenMaximumFrameSize); s != ndis.StatusResetInProgress {
 		t.Errorf("new OID during reset: %v", s)
 	}
 	if e.fake.SendsDuringReset() != 0 {
@@ -368,7 +368,7 @@ func TestR7PendingRequests(t *testing.T) {
 	b.SendNetBufferLists(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "held")))
 	oid := make(chan ndis.Status, 1)
 	go func() {
-		oid <- b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+		oid <- ndistest.SetUlong(context.Background(), b, 0xFF000001, 1)
 	}()
 	ndistest.Eventually(t, func() bool { return e.fake.PendingOIDs() == 1 }, "OID at the miniport")
 	e.v.Expect(ndis.RuleResetPendingRequests)
@@ -398,7 +398,7 @@ func TestR8AddressingRestore(t *testing.T) {
 	a := e.adapter("eth0")
 	b, rec := e.bind("eth0")
 	set := func(oid ndis.OID, buf []byte) {
-		if s := b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: oid, Buffer: buf}); s != ndis.StatusSuccess {
+		if s := ndistest.Set(e.ctx, b, oid, buf); s != ndis.StatusSuccess {
 			t.Fatalf("set %v: %v", oid, s)
 		}
 	}
@@ -413,7 +413,7 @@ func TestR8AddressingRestore(t *testing.T) {
 	e.fake.Do(func(f *ndistest.Fake) {
 		f.OnOid = func(r *ndis.OidRequest) ndis.Status { return ndis.StatusNotSupported }
 	})
-	if s := b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypePromiscuous)}); s != ndis.StatusNotSupported {
+	if s := ndistest.SetPacketFilter(e.ctx, b, ndis.PacketTypePromiscuous); s != ndis.StatusNotSupported {
 		t.Fatal(s)
 	}
 	e.fake.Do(func(f *ndistest.Fake) { f.OnOid = nil })
@@ -578,7 +578,7 @@ func TestR11CheckForHang(t *testing.T) {
 	e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
 	oid := make(chan ndis.Status, 1)
 	go func() {
-		oid <- b.OidRequest(context.Background(), &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+		oid <- ndistest.SetUlong(context.Background(), b, 0xFF000001, 1)
 	}()
 	ndistest.Eventually(t, func() bool { return e.fake.PendingOIDs() == 1 }, "OID pending")
 	e.ticks(1, 4*time.Second)
@@ -755,9 +755,8 @@ func TestR14CountersAndEvents(t *testing.T) {
 	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
 	a.ResetComplete(ndis.StatusSuccess, true)
 	rec.WaitStatus(t, ndis.StatusResetEnd, 1)
-	q := query(ndis.OIDGenResetCounts, 4)
-	if s := b.OidRequest(e.ctx, q); s != ndis.StatusSuccess || q.Buffer[0] != 1 {
-		t.Errorf("OID_GEN_RESET_COUNTS: %v %v", s, q.Buffer)
+	if n, s := ndistest.QueryUlong(e.ctx, b, ndis.OIDGenResetCounts); s != ndis.StatusSuccess || n != 1 {
+		t.Errorf("OID_GEN_RESET_COUNTS: %v %v", s, n)
 	}
 	c := e.resetCounters(a, ndis.CauseOperator)
 	if c.Requested != 1 || c.Performed != 1 || c.LastDuration != 3*time.Millisecond || c.MaxDuration != 3*time.Millisecond {

@@ -188,8 +188,7 @@ func TestResetStress(t *testing.T) {
 				return
 			default:
 			}
-			s := bs[i%2].OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
-				Buffer: ndis.Ulong(ndis.PacketTypeDirected | i%2*ndis.PacketTypeBroadcast)})
+			s := ndistest.SetPacketFilter(ctx, bs[i%2], ndis.PacketTypeDirected|i%2*ndis.PacketTypeBroadcast)
 			if s != ndis.StatusSuccess && s != ndis.StatusResetInProgress {
 				t.Errorf("OID: %v", s)
 			}

@@ -21,12 +21,12 @@ func TestVerifierRules(t *testing.T) {
 			e.fake.Do(func(f *ndistest.Fake) {
 				f.OnOid = func(r *ndis.OidRequest) ndis.Status { held = r; return ndis.StatusSuccess }
 			})
-			b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+			ndistest.SetUlong(e.ctx, b, 0xFF000001, 1)
 			a.OidRequestComplete(held, ndis.StatusSuccess) // already completed by its return
 		}},
 		{ndis.RuleOidComplete, func(e *env, a *ndis.Adapter, b *ndis.Binding) {
 			e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
-			go b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+			go ndistest.SetUlong(e.ctx, b, 0xFF000001, 1)
 			ndistest.Eventually(e.t, func() bool { return e.fake.PendingOIDs() == 1 }, "request pending")
 			e.fake.CompleteOID(ndis.StatusPending)
 		}},
@@ -52,7 +52,7 @@ func TestVerifierRules(t *testing.T) {
 		}},
 		{ndis.RuleTimedOidComplete, func(e *env, a *ndis.Adapter, b *ndis.Binding) {
 			e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
-			go b.OidRequest(e.ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: 0xFF000001, Buffer: ndis.Ulong(1)})
+			go ndistest.SetUlong(e.ctx, b, 0xFF000001, 1)
 			ndistest.Eventually(e.t, func() bool { return e.fake.PendingOIDs() == 1 }, "request pending")
 			e.ticks(1, 12*time.Second)
 		}},

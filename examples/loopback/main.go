@@ -1,9 +1,10 @@
 // Command loopback is a tour of gondis in one program: it adds an in-memory
-// loopback adapter, binds a small protocol to it, sets its packet filter,
-// reads its address and link state, sends broadcast frames through it in
-// batches, has an operator reset it half-way (the protocol sees
-// NDIS_STATUS_RESET_START and NDIS_STATUS_RESET_END), and prints what came
-// back. The runtime logs every adapter event to stderr.
+// loopback adapter, binds a small protocol to it with a parameter (the
+// number of frames), sets its packet filter, reads its address and link
+// state, sends broadcast frames through it in batches, has an operator
+// reset it half-way (the protocol sees NDIS_STATUS_RESET_START and
+// NDIS_STATUS_RESET_END), and prints what came back and what the protocol
+// reports of itself. The runtime logs every adapter event to stderr.
 //
 //	go run ./examples/loopback
 //
@@ -16,8 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,9 +32,9 @@ import (
 
 const (
 	adapterName = "loop0"
-	totalFrames = 10_000
-	batchSize   = 64 // NBLs per send, one frame each
-	inFlight    = 4  // batches in flight at once
+	totalFrames = 10_000 // the counter's "frames" parameter
+	batchSize   = 64     // NBLs per send, one frame each
+	inFlight    = 4      // batches in flight at once
 	etherType   = 0x88B5
 	minFrame    = 60 // Ethernet minimum, without the FCS
 )
@@ -57,21 +61,23 @@ func run() error {
 		}
 	}()
 
-	p := newCounter()
 	if err := rt.RegisterMiniportDriver(loopback.Driver()); err != nil {
 		return err
 	}
-	if err := rt.RegisterProtocolDriver(p.driver()); err != nil {
+	if err := rt.RegisterProtocolDriver(counterDriver()); err != nil {
 		return err
 	}
 	a, err := rt.AddAdapter(ctx, adapterName, "loopback", nil)
 	if err != nil {
 		return err
 	}
-	b, err := rt.Bind(ctx, "counter", adapterName)
+	// The binding's parameters are NDIS_BIND_PARAMETERS' registry keywords.
+	b, err := rt.Bind(ctx, "counter", adapterName,
+		ndis.BindParams(map[string]string{"frames": strconv.Itoa(totalFrames)}))
 	if err != nil {
 		return err
 	}
+	p := b.ProtocolContext().(*counter) // what the counter's BindAdapter returned
 
 	if s := b.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
 		Buffer: ndis.Ulong(ndis.PacketTypeDirected | ndis.PacketTypeBroadcast)}); s != ndis.StatusSuccess {
@@ -94,17 +100,17 @@ func run() error {
 		duplex(link.MediaDuplexState), speed(link.XmitLinkSpeed))
 
 	// Send, with an operator reset half-way.
-	fmt.Printf("sending %d broadcast frames in batches of %d\n", totalFrames, batchSize)
+	fmt.Printf("sending %d broadcast frames in batches of %d\n", p.frames, batchSize)
 	resetRequested := false
-	for seq := 0; seq < totalFrames; seq += batchSize {
-		if seq >= totalFrames/2 && !resetRequested {
+	for seq := 0; seq < p.frames; seq += batchSize {
+		if seq >= p.frames/2 && !resetRequested {
 			resetRequested = true
 			fmt.Printf("operator: resetting %s after %d frames\n", adapterName, seq)
 			if err := rt.ResetAdapter(adapterName); err != nil {
 				return err
 			}
 		}
-		if err := p.sendBatch(ctx, mac, seq, min(batchSize, totalFrames-seq)); err != nil {
+		if err := p.sendBatch(ctx, mac, seq, min(batchSize, p.frames-seq)); err != nil {
 			return err
 		}
 	}
@@ -130,7 +136,7 @@ func run() error {
 		return err
 	}
 	closed = true
-	return p.summary(a.Stats(), le64(xmitOK), le64(rcvOK))
+	return p.summary(a.Stats(), le64(xmitOK), le64(rcvOK), b.Details())
 }
 
 // query asks the adapter for an OID and returns the answer.
@@ -146,6 +152,7 @@ func query(ctx context.Context, b *ndis.Binding, oid ndis.OID, size int) ([]byte
 // checks and counts what comes back, and reports the reset indications.
 type counter struct {
 	b        *ndis.Binding
+	frames   int           // frames to send: the "frames" parameter
 	pool     *ndis.Pool    // send NBLs
 	slots    chan struct{} // one per batch in flight
 	resetEnd chan struct{} // closed at the first RESET_END
@@ -164,8 +171,16 @@ type batch struct {
 	remaining atomic.Int32
 }
 
-func newCounter() *counter {
+// The counter's handlers: a Protocol that reports its counters.
+var (
+	_ ndis.Protocol = (*counter)(nil)
+	_ ndis.Reporter = (*counter)(nil)
+)
+
+func newCounter(b *ndis.Binding, frames int) *counter {
 	return &counter{
+		b:        b,
+		frames:   frames,
 		pool:     ndis.NewPool(minFrame, inFlight*batchSize),
 		slots:    make(chan struct{}, inFlight),
 		resetEnd: make(chan struct{}),
@@ -173,11 +188,41 @@ func newCounter() *counter {
 	}
 }
 
-func (p *counter) driver() ndis.ProtocolDriver {
-	return ndis.ProtocolDriver{Name: "counter", BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
-		p.b = b
-		return p, nil
-	}}
+// counterDriver returns the counter's protocol driver. Its one parameter,
+// "frames", is checked by ValidateParams before anything is bound, and read
+// again by BindAdapter: a bad value is a *ndis.ParamError either way.
+func counterDriver() ndis.ProtocolDriver {
+	return ndis.ProtocolDriver{
+		Name: "counter",
+		BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
+			n, err := parseFrames(b.Params())
+			if err != nil {
+				return nil, err
+			}
+			return newCounter(b, n), nil
+		},
+		ValidateParams: func(params map[string]string) error {
+			_, err := parseFrames(params)
+			return err
+		},
+	}
+}
+
+// parseFrames reads the counter's parameters: "frames", from 1 to 1000000
+// (default 10000), and nothing else.
+func parseFrames(params map[string]string) (int, error) {
+	n := totalFrames
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		v := params[k]
+		if k != "frames" {
+			return 0, &ndis.ParamError{Driver: "counter", Key: k, Value: v, Reason: "unknown parameter; counter takes frames"}
+		}
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1_000_000 {
+			return 0, &ndis.ParamError{Driver: "counter", Key: k, Value: v, Reason: "want an integer from 1 to 1000000"}
+		}
+	}
+	return n, nil
 }
 
 // sendBatch sends n numbered frames from seq on, once a batch slot is free.
@@ -198,8 +243,8 @@ func (p *counter) sendBatch(ctx context.Context, src ndis.MacAddress, seq, n int
 		copy(f, ndis.BroadcastAddress[:])
 		copy(f[6:], src[:])
 		binary.BigEndian.PutUint16(f[12:], etherType)
-		clear(f[14:])
-		copy(f[14:], fmt.Sprintf("gondis loopback frame %d", seq))
+		clear(f[ndis.EthernetHeaderSize:])
+		copy(f[ndis.EthernetHeaderSize:], fmt.Sprintf("gondis loopback frame %d", seq))
 		x.ProtocolReserved = bt
 		bt.nbls = append(bt.nbls, x)
 		seq++
@@ -239,7 +284,7 @@ func (p *counter) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 	}
 }
 
-func (p *counter) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.ReceiveFlags) {
+func (p *counter) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
 	for x := l; x != nil; x = x.Next {
 		for _, f := range x.Frames {
 			if len(f) >= minFrame && ndis.MacAddress(f[:6]) == ndis.BroadcastAddress && binary.BigEndian.Uint16(f[12:]) == etherType {
@@ -249,7 +294,9 @@ func (p *counter) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.ReceiveFla
 			}
 		}
 	}
-	p.b.ReturnNetBufferLists(l)
+	if flags&ndis.ReceiveFlagResources == 0 { // a lent chain is not ours to return
+		p.b.ReturnNetBufferLists(l)
+	}
 }
 
 func (p *counter) Status(code ndis.Status, payload []byte) {
@@ -272,8 +319,23 @@ func (p *counter) Status(code ndis.Status, payload []byte) {
 	}
 }
 
+// Report implements ndis.Reporter: what programs show of the protocol
+// (the gondis daemon, in its status and metrics; this one, in its summary).
+func (p *counter) Report() []ndis.Detail {
+	counter := func(name, help string, v uint64) ndis.Detail {
+		return ndis.Detail{Name: name, Help: help, Kind: ndis.DetailCounter, Value: float64(v)}
+	}
+	return []ndis.Detail{
+		counter("sent", "frames sent", p.sent.Load()),
+		counter("completed", "sends completed", p.completed.Load()),
+		counter("received", "frames received intact", p.received.Load()),
+		counter("malformed", "frames received altered", p.malformed.Load()),
+		counter("reset_ends", "RESET_END indications", p.resetEnds.Load()),
+	}
+}
+
 // summary prints what happened and checks that every frame is accounted for.
-func (p *counter) summary(st ndis.AdapterStats, xmitOK, rcvOK uint64) error {
+func (p *counter) summary(st ndis.AdapterStats, xmitOK, rcvOK uint64, details []ndis.Detail) error {
 	p.mu.Lock()
 	statuses := make([]ndis.Status, 0, len(p.byStatus))
 	for s := range p.byStatus {
@@ -293,8 +355,19 @@ func (p *counter) summary(st ndis.AdapterStats, xmitOK, rcvOK uint64) error {
 	fmt.Printf("  resets            %6d  (RESET_START %d, RESET_END %d: %s)\n", st.Resets[ndis.CauseOperator].Performed,
 		p.resetStarts.Load(), p.resetEnds.Load(), ndis.Status(p.resetStatus.Load()))
 	fmt.Printf("  miniport counters OID_GEN_XMIT_OK %d, OID_GEN_RCV_OK %d\n", xmitOK, rcvOK)
+	fmt.Print("  protocol reports ")
+	for i, d := range details {
+		if i > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%s %v", d.Name, d.Value)
+	}
+	fmt.Println()
 
 	var problems []error
+	if p.sent.Load() != uint64(p.frames) {
+		problems = append(problems, fmt.Errorf("%d frames sent, want %d", p.sent.Load(), p.frames))
+	}
 	if p.completed.Load() != p.sent.Load() {
 		problems = append(problems, fmt.Errorf("%d frames sent, %d completed", p.sent.Load(), p.completed.Load()))
 	}

@@ -132,7 +132,7 @@ func newBenchWith(t testing.TB, extra map[string]string, opts ...ndis.Option) *b
 	if err := bn.rt.RegisterMiniportDriver(tap.Driver()); err != nil {
 		t.Fatal(err)
 	}
-	if err := bn.rt.RegisterProtocolDriver(arpecho.NewDriver("arpecho", gondisIP)); err != nil {
+	if err := bn.rt.RegisterProtocolDriver(arpecho.Driver()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -145,11 +145,11 @@ func newBenchWith(t testing.TB, extra map[string]string, opts ...ndis.Option) *b
 		t.Fatalf("AddAdapter: %v", err)
 	}
 	bn.a = a
-	if bn.b, err = bn.rt.Bind(ctx, "arpecho", "tap0"); err != nil {
+	if bn.b, err = bn.rt.Bind(ctx, arpecho.Name, "tap0", ndis.BindParams(map[string]string{"ip": gondisIP.String()})); err != nil {
 		t.Fatalf("Bind: %v", err)
 	}
 	var ok bool
-	if bn.r, ok = arpecho.ResponderOf(bn.b); !ok {
+	if bn.r, ok = arpecho.Of(bn.b); !ok {
 		t.Fatal("no responder")
 	}
 	bn.addAddress()

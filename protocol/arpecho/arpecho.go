@@ -7,127 +7,115 @@
 //
 // # Plugging it in
 //
-//	rt.RegisterProtocolDriver(arpecho.NewDriver("arpecho", netip.MustParseAddr("10.0.0.2")))
-//	b, err := rt.Bind(ctx, "arpecho", "tap0")
-//	r, _ := arpecho.ResponderOf(b) // its counters: r.Stats()
+//	rt.RegisterProtocolDriver(arpecho.Driver())
+//	b, err := rt.Bind(ctx, "arpecho", "tap0", ndis.BindParams(map[string]string{"ip": "10.0.0.2"}))
+//	r, _ := arpecho.Of(b) // its counters: r.Stats(), or b.Details()
 //
-// Driver returns the driver named "arpecho", whose address comes from the
-// "ip" parameter of bindparams.Default for the adapter (default
-// DefaultAddr).
+// # Parameters
+//
+// Per binding, from ndis.BindParams:
+//
+//	ip  the IPv4 address answered for (default 192.0.2.1)
+//
+// An unknown key or a bad value fails BindAdapter with a *ndis.ParamError;
+// the driver's ValidateParams (ndis.Runtime.ValidateBindParams) checks a
+// map the same way.
 //
 // At bind time the responder sets its packet filter to directed and
 // broadcast. It copies each answer into a reply NBL of its own (at most
 // Window in flight; a request that finds none free is dropped and counted)
 // and returns every received NBL at once. It counts the RESET_START,
-// RESET_END and link-state indications it hears.
+// RESET_END and link-state indications it hears, and reports every
+// counter (ndis.Reporter).
 package arpecho
 
 import (
-	"context"
-	"fmt"
+	"errors"
 	"net/netip"
-	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/protocol/bindparams"
+	"github.com/gondis/gondis/protocol/internal/kit"
 )
 
-// Name is the name of the driver Driver returns.
+// Name is the protocol driver's name.
 const Name = "arpecho"
 
 // Window is the most replies a binding has in flight.
 const Window = 64
 
-// DefaultAddr is the address of Driver's bindings given no "ip" parameter.
+// DefaultAddr is the address of a binding given no "ip" parameter.
 var DefaultAddr = netip.MustParseAddr("192.0.2.1")
 
-// Driver returns the responder driver named "arpecho". A binding's address
-// is the "ip" parameter of bindparams.Default for its adapter, or
-// DefaultAddr.
-func Driver() ndis.ProtocolDriver {
-	d := newDriver(Name, DefaultAddr)
-	d.params = bindparams.Default
-	return d.driver()
+// params are a binding's parsed parameters.
+type params struct {
+	ip netip.Addr
 }
 
-// NewDriver returns a responder driver called name whose bindings answer for
-// the IPv4 address ip.
-func NewDriver(name string, ip netip.Addr) ndis.ProtocolDriver {
-	return newDriver(name, ip).driver()
-}
-
-type driverConfig struct {
-	name   string
-	ip     netip.Addr
-	params *bindparams.Registry
-}
-
-func newDriver(name string, ip netip.Addr) *driverConfig {
-	return &driverConfig{name: name, ip: ip}
-}
-
-func (c *driverConfig) driver() ndis.ProtocolDriver {
-	return ndis.ProtocolDriver{Name: c.name, BindAdapter: c.bind}
-}
-
-func (c *driverConfig) bind(b *ndis.Binding) (ndis.Protocol, error) {
-	ip := c.ip
-	if c.params != nil {
-		if v, ok := c.params.Get(c.name, b.Adapter().Name())["ip"]; ok {
+// table declares the parameters; the package doc lists them.
+var table = param.Table[params]{
+	Driver: Name,
+	Specs: []param.Spec[params]{
+		{Key: "ip", Doc: "the IPv4 address answered for (default 192.0.2.1)", Set: func(p *params, v string) error {
 			a, err := netip.ParseAddr(v)
-			if err != nil {
-				return nil, fmt.Errorf("arpecho: parameter ip=%q: %w", v, err)
+			if err != nil || !a.Is4() {
+				return errors.New("want an IPv4 address")
 			}
-			ip = a
-		}
-	}
-	if !ip.Is4() {
-		return nil, fmt.Errorf("arpecho: %v is not an IPv4 address", ip)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
-		Buffer: ndis.Ulong(ndis.PacketTypeDirected | ndis.PacketTypeBroadcast)}
-	if s := b.OidRequest(ctx, r); s != ndis.StatusSuccess {
-		return nil, fmt.Errorf("arpecho: set %s: %w", ndis.OIDGenCurrentPacketFilter, s)
-	}
-	resp := &Responder{b: b, mac: b.Adapter().MacAddress(), ip: ip.As4(), pool: ndis.NewPool(1514, Window)}
-	registry.Store(b, resp)
-	return resp, nil
+			p.ip = a
+			return nil
+		}},
+	},
 }
 
-var registry sync.Map // *ndis.Binding -> *Responder
-
-// ResponderOf returns the responder of a binding of one of this package's
-// drivers, until the adapter unbinds it.
-func ResponderOf(b *ndis.Binding) (*Responder, bool) {
-	r, ok := registry.Load(b)
-	if !ok {
-		return nil, false
-	}
-	return r.(*Responder), true
+// Driver returns the responder driver, named "arpecho". Its BindAdapter
+// reads the binding's address from its parameters (ndis.BindParams) and
+// its ValidateParams checks them the same way.
+func Driver() ndis.ProtocolDriver {
+	return ndis.ProtocolDriver{Name: Name, BindAdapter: bind, ValidateParams: table.Validate}
 }
+
+func bind(b *ndis.Binding) (ndis.Protocol, error) {
+	p := params{ip: DefaultAddr}
+	if err := table.Parse(&p, b.Params()); err != nil {
+		return nil, err
+	}
+	if err := kit.SetFilter(b); err != nil {
+		return nil, err
+	}
+	return &Responder{mac: b.Adapter().MacAddress(), ip: p.ip.As4(), r: kit.NewReplier(b, Window)}, nil
+}
+
+// Of returns the responder of a binding of the arpecho driver, what its
+// BindAdapter returned; ok is false for another protocol's binding and
+// while BindAdapter runs. It stays valid after the binding closes.
+func Of(b *ndis.Binding) (*Responder, bool) {
+	r, ok := b.ProtocolContext().(*Responder)
+	return r, ok
+}
+
+// The responder's handlers.
+var (
+	_ ndis.Protocol = (*Responder)(nil)
+	_ ndis.Reporter = (*Responder)(nil)
+)
 
 // Responder is the protocol of one binding. Its methods are safe from any
 // goroutine.
 type Responder struct {
-	b   *ndis.Binding
 	mac ndis.MacAddress
 	ip  [4]byte
 
-	arpRequests, echoRequests, replies, noBuffer, ignored atomic.Uint64
-	resetStarts, resetEnds, linkUps, linkDowns            atomic.Uint64
-	completed                                             atomic.Uint64
-	failed                                                atomic.Uint64
+	arpRequests, echoRequests, arpReplies, echoReplies, ignored atomic.Uint64
+	resetStarts, resetEnds, linkUps, linkDowns                  atomic.Uint64
 
-	pool *ndis.Pool // reply NBLs; its limit is the window
+	r *kit.Replier // the replies; its window is Window
 }
 
 // Stats is a snapshot of a responder's counters.
 type Stats struct {
 	ARPRequests, EchoRequests uint64 // requests for our address
+	ARPReplies, EchoReplies   uint64 // replies sent, by kind
 	Replies                   uint64 // replies sent
 	Completed, Failed         uint64 // replies completed, and those with a failure status
 	NoBuffer                  uint64 // requests dropped: every reply NBL in flight
@@ -138,13 +126,39 @@ type Stats struct {
 
 // Stats returns the responder's counters.
 func (r *Responder) Stats() Stats {
+	var completed, failed uint64
+	for s, n := range r.r.Completed.Snapshot() {
+		completed += n
+		if s != ndis.StatusSuccess {
+			failed += n
+		}
+	}
 	return Stats{
 		ARPRequests: r.arpRequests.Load(), EchoRequests: r.echoRequests.Load(),
-		Replies: r.replies.Load(), Completed: r.completed.Load(), Failed: r.failed.Load(),
-		NoBuffer: r.noBuffer.Load(), Ignored: r.ignored.Load(),
+		ARPReplies: r.arpReplies.Load(), EchoReplies: r.echoReplies.Load(),
+		Replies: r.r.Sent(), Completed: completed, Failed: failed,
+		NoBuffer: r.r.NoBuffer(), Ignored: r.ignored.Load(),
 		ResetStarts: r.resetStarts.Load(), ResetEnds: r.resetEnds.Load(),
 		LinkUps: r.linkUps.Load(), LinkDowns: r.linkDowns.Load(),
 	}
+}
+
+// Report implements ndis.Reporter: the responder's counters, and its
+// replies completed by status.
+func (r *Responder) Report() []ndis.Detail {
+	d := []ndis.Detail{
+		kit.Counter("arp_requests", "ARP requests for our address", r.arpRequests.Load()),
+		kit.Counter("echo_requests", "ICMP echo requests to our address", r.echoRequests.Load()),
+		kit.Counter("arp_replies", "ARP replies sent", r.arpReplies.Load()),
+		kit.Counter("echo_replies", "ICMP echo replies sent", r.echoReplies.Load()),
+		kit.Counter("no_buffer", "requests dropped: every reply NBL in flight", r.r.NoBuffer()),
+		kit.Counter("ignored", "frames that were not requests for us", r.ignored.Load()),
+		kit.Counter("reset_starts", "RESET_START indications", r.resetStarts.Load()),
+		kit.Counter("reset_ends", "RESET_END indications", r.resetEnds.Load()),
+		kit.Counter("link_ups", "link-state indications: connected", r.linkUps.Load()),
+		kit.Counter("link_downs", "link-state indications: not connected", r.linkDowns.Load()),
+	}
+	return append(d, r.r.Completed.Details("completed", "replies completed, by status")...)
 }
 
 // Addr returns the responder's IPv4 address.
@@ -154,62 +168,39 @@ func (r *Responder) Addr() netip.Addr { return netip.AddrFrom4(r.ip) }
 // request in the chain with one send of the replies, and returns the chain
 // (unless the runtime lent it).
 func (r *Responder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
-	var head, tail *ndis.NetBufferList
-	for x := l; x != nil; x = x.Next {
-		for _, f := range x.Frames {
-			kind := Classify(f, r.mac, r.ip)
-			switch kind {
-			case KindARPRequest:
-				r.arpRequests.Add(1)
-			case KindEchoRequest:
-				r.echoRequests.Add(1)
-			default:
-				r.ignored.Add(1)
-				continue
-			}
-			reply, _ := r.pool.Get(1)
-			if reply == nil {
-				r.noBuffer.Add(1)
-				continue
-			}
-			buf := reply.Frames[0][:cap(reply.Frames[0])]
-			if need := replySize(f); need > len(buf) {
-				buf = make([]byte, need)
-			}
-			n, _ := Answer(buf, f, r.mac, r.ip)
-			if n == 0 {
-				r.pool.Put(reply)
-				continue
-			}
-			reply.Frames[0] = buf[:n]
-			if head == nil {
-				head = reply
-			} else {
-				tail.Next = reply
-			}
-			tail = reply
-		}
+	r.r.Receive(l, flags, r.isRequest, r.reply)
+}
+
+// isRequest reports whether f is a request for us, and counts it.
+func (r *Responder) isRequest(f []byte) bool {
+	switch Classify(f, r.mac, r.ip) {
+	case KindARPRequest:
+		r.arpRequests.Add(1)
+	case KindEchoRequest:
+		r.echoRequests.Add(1)
+	default:
+		r.ignored.Add(1)
+		return false
 	}
-	if flags&ndis.ReceiveFlagResources == 0 {
-		r.b.ReturnNetBufferLists(l)
+	return true
+}
+
+// reply writes the answer to the request f into out, and counts it.
+func (r *Responder) reply(out, f []byte) int {
+	n, k := Answer(out, f, r.mac, r.ip)
+	switch {
+	case n == 0:
+	case k == KindARPRequest:
+		r.arpReplies.Add(1)
+	case k == KindEchoRequest:
+		r.echoReplies.Add(1)
 	}
-	if head != nil {
-		r.replies.Add(uint64(head.Len()))
-		r.b.SendNetBufferLists(head)
-	}
+	return n
 }
 
 // SendNetBufferListsComplete is ProtocolSendNetBufferListsComplete: the
-// reply NBLs go back to the pool.
-func (r *Responder) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	for x := l; x != nil; x = x.Next {
-		r.completed.Add(1)
-		if x.Status != ndis.StatusSuccess {
-			r.failed.Add(1)
-		}
-	}
-	r.pool.Put(l)
-}
+// reply NBLs go back to the pool, counted by status.
+func (r *Responder) SendNetBufferListsComplete(l *ndis.NetBufferList) { r.r.Complete(l) }
 
 // Status is ProtocolStatusEx: it counts reset and link-state indications.
 func (r *Responder) Status(code ndis.Status, payload []byte) {
@@ -228,6 +219,3 @@ func (r *Responder) Status(code ndis.Status, payload []byte) {
 		}
 	}
 }
-
-// UnbindAdapter is ProtocolUnbindAdapterEx.
-func (r *Responder) UnbindAdapter() { registry.Delete(r.b) }

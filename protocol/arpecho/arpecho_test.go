@@ -2,19 +2,18 @@ package arpecho_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 	"github.com/gondis/gondis/protocol/arpecho"
-	"github.com/gondis/gondis/protocol/bindparams"
+	"github.com/gondis/gondis/protocol/internal/prototest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -26,62 +25,17 @@ var (
 	peerIP   = [4]byte{10, 9, 0, 1}
 	otherIP  = [4]byte{10, 9, 0, 3}
 	otherMAC = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x77}
+
+	us   = ndistest.Host{MAC: ourMAC, IP: netip.AddrFrom4(ourIP)}
+	peer = ndistest.Host{MAC: peerMAC, IP: netip.AddrFrom4(peerIP)}
 )
 
 // arpRequest builds an ARP request from the peer for target.
-func arpRequest(target [4]byte) []byte {
-	f := make([]byte, 42)
-	copy(f[0:6], ndis.BroadcastAddress[:])
-	copy(f[6:12], peerMAC[:])
-	binary.BigEndian.PutUint16(f[12:], 0x0806)
-	a := f[14:]
-	binary.BigEndian.PutUint16(a[0:], 1)
-	binary.BigEndian.PutUint16(a[2:], 0x0800)
-	a[4], a[5] = 6, 4
-	binary.BigEndian.PutUint16(a[6:], 1)
-	copy(a[8:14], peerMAC[:])
-	copy(a[14:18], peerIP[:])
-	copy(a[24:28], target[:])
-	return f
-}
-
-func sum(b []byte) uint16 {
-	var s uint32
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
+func arpRequest(target [4]byte) []byte { return ndistest.ARPRequest(peer, netip.AddrFrom4(target)) }
 
 // echoRequest builds an ICMP echo request from the peer to dstMAC/dst.
 func echoRequest(dstMAC ndis.MacAddress, dst [4]byte, id, seq uint16, payload []byte) []byte {
-	total := 20 + 8 + len(payload)
-	f := make([]byte, 14+total)
-	copy(f[0:6], dstMAC[:])
-	copy(f[6:12], peerMAC[:])
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	p := f[14:]
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(total))
-	p[8] = 64
-	p[9] = 1
-	copy(p[12:16], peerIP[:])
-	copy(p[16:20], dst[:])
-	binary.BigEndian.PutUint16(p[10:], ^sum(p[:20]))
-	i := p[20:]
-	i[0] = 8
-	binary.BigEndian.PutUint16(i[4:], id)
-	binary.BigEndian.PutUint16(i[6:], seq)
-	copy(i[8:], payload)
-	binary.BigEndian.PutUint16(i[2:], ^sum(i))
-	return f
+	return ndistest.EchoRequest(peer, ndistest.Host{MAC: dstMAC, IP: netip.AddrFrom4(dst)}, id, seq, payload)
 }
 
 func TestAnswerARP(t *testing.T) {
@@ -90,14 +44,8 @@ func TestAnswerARP(t *testing.T) {
 	if k != arpecho.KindARPRequest || n != 42 {
 		t.Fatalf("Answer = %d, %v", n, k)
 	}
-	r := out[:n]
-	if !bytes.Equal(r[0:6], peerMAC[:]) || !bytes.Equal(r[6:12], ourMAC[:]) {
-		t.Errorf("Ethernet header %x", r[:14])
-	}
-	a := r[14:]
-	if binary.BigEndian.Uint16(a[6:]) != 2 || !bytes.Equal(a[8:14], ourMAC[:]) || !bytes.Equal(a[14:18], ourIP[:]) ||
-		!bytes.Equal(a[18:24], peerMAC[:]) || !bytes.Equal(a[24:28], peerIP[:]) {
-		t.Errorf("ARP reply %x", a)
+	if want := ndistest.ARPReply(us, peer); !bytes.Equal(out[:n], want) {
+		t.Errorf("ARP reply\n%x, want\n%x", out[:n], want)
 	}
 	if n, k := arpecho.Answer(out, arpRequest(otherIP), ourMAC, ourIP); n != 0 || k != arpecho.KindOther {
 		t.Errorf("ARP for another address answered: %d, %v", n, k)
@@ -126,7 +74,7 @@ func TestAnswerEcho(t *testing.T) {
 			f := echoRequest(ourMAC, ourIP, 1, 1, nil)
 			f[14+6] = 0x20 // MF
 			binary.BigEndian.PutUint16(f[14+10:], 0)
-			binary.BigEndian.PutUint16(f[14+10:], ^sum(f[14:34]))
+			binary.BigEndian.PutUint16(f[14+10:], ndistest.Checksum(f[14:34]))
 			return f
 		}(),
 		"short": req[:30],
@@ -139,22 +87,12 @@ func TestAnswerEcho(t *testing.T) {
 
 func checkEchoReply(t *testing.T, r []byte, id, seq uint16, payload []byte) {
 	t.Helper()
-	if !bytes.Equal(r[0:6], peerMAC[:]) || !bytes.Equal(r[6:12], ourMAC[:]) {
-		t.Errorf("Ethernet header %x", r[:14])
+	p := r[ndis.EthernetHeaderSize:]
+	if ndistest.Checksum(p[:20]) != 0 || ndistest.Checksum(p[20:]) != 0 {
+		t.Errorf("IP or ICMP checksum wrong")
 	}
-	p := r[14:]
-	if sum(p[:20]) != 0xffff {
-		t.Errorf("IP checksum wrong")
-	}
-	if !bytes.Equal(p[12:16], ourIP[:]) || !bytes.Equal(p[16:20], peerIP[:]) {
-		t.Errorf("addresses %v -> %v", p[12:16], p[16:20])
-	}
-	i := p[20:]
-	if i[0] != 0 || sum(i) != 0xffff {
-		t.Errorf("ICMP type %d or checksum wrong", i[0])
-	}
-	if binary.BigEndian.Uint16(i[4:]) != id || binary.BigEndian.Uint16(i[6:]) != seq || !bytes.Equal(i[8:], payload) {
-		t.Errorf("ICMP body %x", i[4:])
+	if want := ndistest.EchoReply(us, peer, id, seq, payload); !bytes.Equal(r, want) {
+		t.Errorf("echo reply\n%x, want\n%x", r, want)
 	}
 }
 
@@ -194,7 +132,7 @@ func FuzzAnswer(f *testing.F) {
 			}
 		case arpecho.KindEchoRequest:
 			p := r[14:]
-			if sum(p[:int(p[0]&0xf)*4]) != 0xffff || !bytes.Equal(p[12:16], ourIP[:]) {
+			if ndistest.Checksum(p[:int(p[0]&0xf)*4]) != 0 || !bytes.Equal(p[12:16], ourIP[:]) {
 				t.Fatalf("bad IP header in reply")
 			}
 		default:
@@ -209,17 +147,8 @@ func FuzzAnswer(f *testing.F) {
 
 // setup binds the responder to a fake adapter with ourMAC and captures
 // every frame the responder sends.
-func setup(t *testing.T) (*ndistest.Fake, *arpecho.Responder, func() [][]byte) {
+func setup(t *testing.T) (*ndistest.Fake, *ndis.Binding, *arpecho.Responder, func() [][]byte) {
 	t.Helper()
-	v := ndistest.NewVerifier(t)
-	rt := ndis.New(v.Options()...)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := rt.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
 	f := ndistest.NewFake()
 	f.General = &ndis.GeneralAttributes{CurrentMacAddress: ourMAC, PermanentMacAddress: ourMAC,
 		MediaConnectState: ndis.MediaConnectStateConnected}
@@ -234,25 +163,13 @@ func setup(t *testing.T) (*ndistest.Fake, *arpecho.Responder, func() [][]byte) {
 			}
 		}
 	}
-	if err := rt.RegisterMiniportDriver(f.Driver("fake", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.RegisterProtocolDriver(arpecho.NewDriver("arpecho", netip.AddrFrom4(ourIP))); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := rt.AddAdapter(ctx, "fake0", "fake", nil); err != nil {
-		t.Fatal(err)
-	}
-	b, err := rt.Bind(ctx, "arpecho", "fake0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, ok := arpecho.ResponderOf(b)
+	rt := prototest.Start(t, f.Driver("fake", ndis.Version630), "fake0", arpecho.Driver())
+	b := prototest.Bind(t, rt, arpecho.Name, "fake0", map[string]string{"ip": us.IP.String()})
+	r, ok := arpecho.Of(b)
 	if !ok {
 		t.Fatal("no responder for the binding")
 	}
-	return f, r, func() [][]byte {
+	return f, b, r, func() [][]byte {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([][]byte(nil), sent...)
@@ -260,7 +177,7 @@ func setup(t *testing.T) (*ndistest.Fake, *arpecho.Responder, func() [][]byte) {
 }
 
 func TestResponderThroughRuntime(t *testing.T) {
-	f, r, sent := setup(t)
+	f, _, r, sent := setup(t)
 	payload := []byte("hello")
 	f.Indicate(0,
 		arpRequest(ourIP),
@@ -290,7 +207,7 @@ func TestResponderThroughRuntime(t *testing.T) {
 }
 
 func TestResponderHearsResetAndLink(t *testing.T) {
-	f, r, _ := setup(t)
+	f, _, r, _ := setup(t)
 	f.Adapter.IndicateStatus(ndis.StatusLinkState, ndis.LinkState{MediaConnectState: ndis.MediaConnectStateDisconnected}.Marshal())
 	f.Adapter.ResetMiniport()
 	ndistest.Eventually(t, func() bool { return r.Stats().ResetEnds == 1 }, "RESET_END")
@@ -301,7 +218,7 @@ func TestResponderHearsResetAndLink(t *testing.T) {
 }
 
 func TestResponderNoBuffer(t *testing.T) {
-	f, r, _ := setup(t)
+	f, _, r, _ := setup(t)
 	f.HoldSends = true
 	reqs := make([][]byte, arpecho.Window+5)
 	for i := range reqs {
@@ -316,46 +233,66 @@ func TestResponderNoBuffer(t *testing.T) {
 	ndistest.Eventually(t, func() bool { return r.Stats().Completed == arpecho.Window }, "the window back")
 }
 
-// TestDriverParams: Driver's bindings read their address from
-// bindparams.Default, and refuse a bad one.
+// TestDriverParams: a binding's address is its "ip" parameter, or
+// DefaultAddr; a bad one fails the bind with a ParamError.
 func TestDriverParams(t *testing.T) {
-	v := ndistest.NewVerifier(t)
-	rt := ndis.New(v.Options()...)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := rt.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
 	f := ndistest.NewFake()
 	f.General = &ndis.GeneralAttributes{CurrentMacAddress: ourMAC}
-	if err := rt.RegisterMiniportDriver(f.Driver("fake", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
 	d := arpecho.Driver()
 	if d.Name != arpecho.Name {
 		t.Fatalf("Driver().Name = %q", d.Name)
 	}
-	if err := rt.RegisterProtocolDriver(d); err != nil {
-		t.Fatal(err)
+	good, bad := prototest.ParamChecks(t, d)
+	good(map[string]string{"ip": "10.1.2.3"})
+	for _, v := range []string{"not-an-ip", "::1", ""} {
+		bad("ip", map[string]string{"ip": v})
 	}
-	ctx := context.Background()
-	if _, err := rt.AddAdapter(ctx, "fake1", "fake", nil); err != nil {
-		t.Fatal(err)
+	bad("addr", map[string]string{"addr": "10.1.2.3"})
+	rt := prototest.Start(t, f.Driver("fake", ndis.Version630), "fake1", d)
+	_, err := rt.Bind(t.Context(), arpecho.Name, "fake1", ndis.BindParams(map[string]string{"ip": "not-an-ip"}))
+	var pe *ndis.ParamError
+	if !errors.As(err, &pe) || pe.Driver != arpecho.Name || pe.Key != "ip" {
+		t.Errorf("Bind with a bad ip: %v", err)
 	}
-	bindparams.Default.Set(arpecho.Name, "fake1", map[string]string{"ip": "not-an-ip"})
-	defer bindparams.Default.Delete(arpecho.Name, "fake1")
-	if _, err := rt.Bind(ctx, arpecho.Name, "fake1"); err == nil {
-		t.Error("Bind with a bad ip succeeded")
+	for ip, want := range map[string]netip.Addr{"10.1.2.3": netip.MustParseAddr("10.1.2.3"), "": arpecho.DefaultAddr} {
+		params := map[string]string{"ip": ip}
+		if ip == "" {
+			params = nil
+		}
+		r, _ := arpecho.Of(prototest.Bind(t, rt, arpecho.Name, "fake1", params))
+		if r == nil || r.Addr() != want {
+			t.Errorf("ip %q: responder %v, want address %v", ip, r, want)
+		}
 	}
-	bindparams.Default.Set(arpecho.Name, "fake1", map[string]string{"ip": "10.1.2.3"})
-	b, err := rt.Bind(ctx, arpecho.Name, "fake1")
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestReport: the responder reports its counters as Stats has them.
+func TestReport(t *testing.T) {
+	f, b, r, _ := setup(t)
+	f.Indicate(0, arpRequest(ourIP), echoRequest(ourMAC, ourIP, 1, 1, nil), echoRequest(ourMAC, ourIP, 1, 2, nil),
+		arpRequest(otherIP))
+	f.Adapter.ResetMiniport()
+	ndistest.Eventually(t, func() bool { st := r.Stats(); return st.Completed == 3 && st.ResetEnds == 1 },
+		"three replies completed and a reset")
+	st := r.Stats()
+	if st.ARPReplies != 1 || st.EchoReplies != 2 || st.Replies != 3 || st.Ignored != 1 {
+		t.Errorf("stats %+v", st)
 	}
-	r, _ := arpecho.ResponderOf(b)
-	if r == nil || r.Addr() != netip.MustParseAddr("10.1.2.3") {
-		t.Errorf("responder address %v", r)
+	want := map[string]float64{
+		"arp_requests": float64(st.ARPRequests), "echo_requests": float64(st.EchoRequests),
+		"arp_replies": float64(st.ARPReplies), "echo_replies": float64(st.EchoReplies),
+		"no_buffer": float64(st.NoBuffer), "ignored": float64(st.Ignored),
+		"reset_starts": float64(st.ResetStarts), "reset_ends": float64(st.ResetEnds),
+		"link_ups": float64(st.LinkUps), "link_downs": float64(st.LinkDowns),
+		"completed{status=NDIS_STATUS_SUCCESS}": 3,
+	}
+	got := prototest.Report(t, b)
+	if len(got) != len(want) {
+		t.Errorf("report %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }

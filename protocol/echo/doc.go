@@ -9,16 +9,20 @@
 //
 //	rt.RegisterProtocolDriver(echo.Driver())
 //	b, err := rt.Bind(ctx, "echo", "sim1")
+//	e, _ := echo.Of(b) // its counters: e.Stats(), or b.Details()
 //
 // # Parameters
 //
-// Per binding, from a bindparams.Registry (see package bindparams); every
-// key is optional:
+// Per binding, from ndis.BindParams; every key is optional:
 //
 //	ethertype  EtherType answered, decimal or 0x hex (default 0x88b5)
-//	window     replies outstanding at most, 1…4096 (default 256); a request
-//	           that finds none free is counted and not answered
+//	window     replies outstanding at most, 1…4096 (default 256)
 //
-// An unknown key or a bad value fails BindAdapter; ValidateParams checks a
-// map the same way.
+// A request that finds the window full is counted (no_buffer) and not
+// answered. An unknown key or a bad value fails BindAdapter with a
+// *ndis.ParamError; the driver's ValidateParams
+// (ndis.Runtime.ValidateBindParams) checks a map the same way.
+//
+// The echo reports its counters (ndis.Reporter): requests, answered,
+// no_buffer, and its replies completed by status.
 package echo

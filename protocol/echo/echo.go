@@ -1,18 +1,12 @@
 package echo
 
 import (
-	"context"
-	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/protocol/bindparams"
 	"github.com/gondis/gondis/protocol/internal/frame"
+	"github.com/gondis/gondis/protocol/internal/kit"
 )
 
 // Name is the protocol driver's name.
@@ -30,79 +24,71 @@ type Params struct {
 	Window    int
 }
 
-// ValidateParams reports the first bad parameter of a binding, in sorted
-// key order, or nil.
-func ValidateParams(params map[string]string) error {
-	_, err := ParseParams(params)
-	return err
+// table declares the parameters; the package doc lists them.
+var table = param.Table[Params]{
+	Driver: Name,
+	Specs: []param.Spec[Params]{
+		frame.EtherTypeSpec("EtherType answered, decimal or 0x hex (default 0x88b5)",
+			func(p *Params) *uint16 { return &p.EtherType }),
+		param.IntSpec("window", "replies outstanding at most, 1…4096 (default 256)",
+			1, MaxWindow, func(p *Params) *int { return &p.Window }),
+	},
 }
 
-// ParseParams reads a binding's parameters (see the package doc).
+// ParseParams reads a binding's parameters (see the package doc) over the
+// defaults. A bad one is a *ndis.ParamError: the first unknown key or
+// refused value, in sorted key order.
 func ParseParams(params map[string]string) (Params, error) {
 	p := Params{EtherType: frame.DefaultEtherType, Window: DefaultWindow}
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		v := params[k]
-		var err error
-		switch k {
-		case "ethertype":
-			p.EtherType, err = frame.ParseEtherType(v)
-		case "window":
-			n, aerr := strconv.Atoi(v)
-			if aerr != nil || n < 1 || n > MaxWindow {
-				err = fmt.Errorf("want an integer in 1…%d", MaxWindow)
-			}
-			p.Window = n
-		default:
-			err = fmt.Errorf("unknown parameter")
-		}
-		if err != nil {
-			return Params{}, fmt.Errorf("echo: parameter %s=%q: %w", k, v, err)
-		}
+	if err := table.Parse(&p, params); err != nil {
+		return Params{}, err
 	}
 	return p, nil
 }
 
-// Driver returns the echo protocol driver, named "echo", reading its
-// binding parameters from bindparams.Default.
-func Driver() ndis.ProtocolDriver { return DriverWith(bindparams.Default) }
-
-// DriverWith returns the echo protocol driver reading its binding
-// parameters from reg.
-func DriverWith(reg *bindparams.Registry) ndis.ProtocolDriver {
+// Driver returns the echo protocol driver, named "echo". Its BindAdapter
+// reads the binding's parameters (ndis.BindParams) and its ValidateParams
+// checks them the same way.
+func Driver() ndis.ProtocolDriver {
 	return ndis.ProtocolDriver{
 		Name: Name,
 		BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
-			p, err := ParseParams(reg.Get(Name, b.Adapter().Name()))
+			p, err := ParseParams(b.Params())
 			if err != nil {
 				return nil, err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := frame.SetFilter(ctx, b); err != nil {
+			if err := kit.SetFilter(b); err != nil {
 				return nil, err
 			}
-			e := &Echo{b: b, params: p, mac: b.Adapter().MacAddress(), completed: make(map[ndis.Status]uint64),
-				replies: ndis.NewPool(frame.MaxSize, p.Window)}
-			return e, nil
+			return &Echo{params: p, mac: b.Adapter().MacAddress(), r: kit.NewReplier(b, p.Window)}, nil
 		},
+		ValidateParams: table.Validate,
 	}
 }
+
+// Of returns the echo of a binding of the echo driver, what its
+// BindAdapter returned; ok is false for another protocol's binding and
+// while BindAdapter runs. It stays valid after the binding closes.
+func Of(b *ndis.Binding) (*Echo, bool) {
+	e, ok := b.ProtocolContext().(*Echo)
+	return e, ok
+}
+
+// The echo's handlers.
+var (
+	_ ndis.Protocol = (*Echo)(nil)
+	_ ndis.Reporter = (*Echo)(nil)
+)
 
 // Echo is the echo protocol of one binding (what BindAdapter returns). Its
 // methods are safe from any goroutine.
 type Echo struct {
-	b      *ndis.Binding
 	params Params
 	mac    ndis.MacAddress
 
 	requests atomic.Uint64 // requests received for this adapter
-	answered atomic.Uint64
-	noBuffer atomic.Uint64 // requests not answered: every reply NBL in flight
 
-	replies *ndis.Pool // reply NBLs; its limit is the window
-
-	mu        sync.Mutex
-	completed map[ndis.Status]uint64
+	r *kit.Replier // the replies; its window is the parameter's
 }
 
 // Stats is a snapshot of an echo's counters.
@@ -115,54 +101,34 @@ type Stats struct {
 
 // ReceiveNetBufferLists is ProtocolReceiveNetBufferLists: it answers the
 // requests addressed to the adapter or broadcast, copying each into a reply
-// NBL of its own, then returns the receives.
+// NBL of its own, then returns the receives and sends the replies.
 func (e *Echo) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
-	var head, tail *ndis.NetBufferList
-	for x := l; x != nil; x = x.Next {
-		for _, f := range x.Frames {
-			dst, et, op, ok := frame.Parse(f)
-			if !ok || et != e.params.EtherType || op != frame.OpRequest ||
-				(dst != e.mac && dst != ndis.BroadcastAddress) {
-				continue
-			}
-			e.requests.Add(1)
-			r, _ := e.replies.Get(1)
-			if r == nil {
-				e.noBuffer.Add(1)
-				continue
-			}
-			out := append(r.Frames[0][:0], f...)
-			copy(out[0:6], f[6:12]) // to the sender
-			copy(out[6:12], e.mac[:])
-			out[frame.OpOffset] = frame.OpReply
-			r.Frames[0] = out
-			if head == nil {
-				head = r
-			} else {
-				tail.Next = r
-			}
-			tail = r
-		}
+	e.r.Receive(l, flags, e.isRequest, e.reply)
+}
+
+// isRequest reports whether f is a request for this adapter, and counts it.
+func (e *Echo) isRequest(f []byte) bool {
+	dst, et, op, ok := frame.Parse(f)
+	if !ok || et != e.params.EtherType || op != frame.OpRequest || !kit.Filter.Accepts(dst, e.mac) {
+		return false
 	}
-	if flags&ndis.ReceiveFlagResources == 0 {
-		e.b.ReturnNetBufferLists(l)
-	}
-	if head != nil {
-		e.answered.Add(uint64(head.Len()))
-		e.b.SendNetBufferLists(head)
-	}
+	e.requests.Add(1)
+	return true
+}
+
+// reply writes the reply to the request f into out: back to the sender,
+// from this adapter.
+func (e *Echo) reply(out, f []byte) int {
+	n := copy(out, f)
+	copy(out[0:6], f[6:12])
+	copy(out[6:12], e.mac[:])
+	out[frame.OpOffset] = frame.OpReply
+	return n
 }
 
 // SendNetBufferListsComplete is ProtocolSendNetBufferListsComplete: replies
 // go back to the pool, counted by status.
-func (e *Echo) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	e.mu.Lock()
-	for x := l; x != nil; x = x.Next {
-		e.completed[x.Status]++
-	}
-	e.mu.Unlock()
-	e.replies.Put(l)
-}
+func (e *Echo) SendNetBufferListsComplete(l *ndis.NetBufferList) { e.r.Complete(l) }
 
 // Status is ProtocolStatusEx. The echo keeps no state across a reset:
 // replies sent during one complete with StatusResetInProgress.
@@ -170,8 +136,16 @@ func (e *Echo) Status(ndis.Status, []byte) {}
 
 // Stats returns a snapshot of the echo's counters.
 func (e *Echo) Stats() Stats {
-	e.mu.Lock()
-	c := maps.Clone(e.completed)
-	e.mu.Unlock()
-	return Stats{Requests: e.requests.Load(), Answered: e.answered.Load(), NoBuffer: e.noBuffer.Load(), Completed: c}
+	return Stats{Requests: e.requests.Load(), Answered: e.r.Sent(), NoBuffer: e.r.NoBuffer(),
+		Completed: e.r.Completed.Snapshot()}
+}
+
+// Report implements ndis.Reporter: the echo's counters and its replies'
+// completions by status.
+func (e *Echo) Report() []ndis.Detail {
+	return append([]ndis.Detail{
+		kit.Counter("requests", "requests received for this adapter", e.requests.Load()),
+		kit.Counter("answered", "replies sent", e.r.Sent()),
+		kit.Counter("no_buffer", "requests not answered: every reply NBL in flight", e.r.NoBuffer()),
+	}, e.r.Completed.Details("completed", "reply NBLs completed, by status")...)
 }

@@ -3,101 +3,106 @@ package echo_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
-	"github.com/gondis/gondis/protocol/bindparams"
 	"github.com/gondis/gondis/protocol/echo"
+	"github.com/gondis/gondis/protocol/internal/prototest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseParams(t *testing.T) {
-	for _, tc := range []struct {
-		params map[string]string
-		ok     bool
-	}{
-		{nil, true},
-		{map[string]string{"ethertype": "34997", "window": "4096"}, true},
-		{map[string]string{"window": "0"}, false},
-		{map[string]string{"window": "x"}, false},
-		{map[string]string{"ethertype": "0x10000"}, false},
-		{map[string]string{"dest": "broadcast"}, false},
-	} {
-		if err := echo.ValidateParams(tc.params); (err == nil) != tc.ok {
-			t.Errorf("ValidateParams(%v) = %v, want ok %v", tc.params, err, tc.ok)
-		}
+	good, bad := prototest.ParamChecks(t, echo.Driver())
+	good(nil)
+	good(map[string]string{"ethertype": "34997", "window": "4096"})
+	bad("window", map[string]string{"window": "0"})
+	bad("window", map[string]string{"window": "x"})
+	bad("ethertype", map[string]string{"ethertype": "0x10000"})
+	bad("dest", map[string]string{"dest": "broadcast"})
+	if p, err := echo.ParseParams(map[string]string{"window": "7"}); err != nil ||
+		p != (echo.Params{EtherType: 0x88b5, Window: 7}) {
+		t.Errorf("ParseParams = %+v, %v", p, err)
 	}
+}
+
+// other is the station the test's requests come from.
+var other = ndis.MacAddress{0x02, 9, 9, 9, 9, 9}
+
+// request returns a frame of the traffic protocol's format, from other.
+func request(dst ndis.MacAddress, etherType uint16, op byte) []byte {
+	return ndistest.Ethernet(dst, other, etherType, append([]byte{op}, make([]byte, 45)...))
 }
 
 // TestEchoAnswers: a request to the adapter comes back as a reply to the
 // sender, with the addresses swapped; a reply and a foreign EtherType are
-// not answered.
+// not answered. The echo counts and reports all of it.
 func TestEchoAnswers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rt := ndis.New(ndis.WithViolationHandler(func(v ndis.Violation) { t.Errorf("violation: %v", v) }))
-	defer rt.Close(context.Background())
+	ctx := context.Background()
 	rec := ndistest.NewRecorderDriver("rec")
-	if err := rt.RegisterMiniportDriver(loopback.Driver()); err != nil {
-		t.Fatal(err)
+	rt := prototest.Start(t, loopback.Driver(), "loop0", echo.Driver(), rec.Driver())
+	eb := prototest.Bind(t, rt, echo.Name, "loop0", nil)
+	e, ok := echo.Of(eb)
+	if !ok {
+		t.Fatal("echo.Of: no echo")
 	}
-	if err := rt.RegisterProtocolDriver(echo.DriverWith(&bindparams.Registry{})); err != nil {
-		t.Fatal(err)
+	b := prototest.Bind(t, rt, "rec", "loop0", nil)
+	if _, ok := echo.Of(b); ok {
+		t.Error("echo.Of took the recorder's binding")
 	}
-	if err := rt.RegisterProtocolDriver(rec.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	a, err := rt.AddAdapter(ctx, "loop0", "loopback", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rt.Bind(ctx, "echo", "loop0"); err != nil {
-		t.Fatal(err)
-	}
-	b, err := rt.Bind(ctx, "rec", "loop0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := b.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
-		Buffer: ndis.Ulong(ndis.PacketTypePromiscuous)}); s != ndis.StatusSuccess {
+	if s := ndistest.SetPacketFilter(ctx, b, ndis.PacketTypePromiscuous); s != ndis.StatusSuccess {
 		t.Fatal(s)
 	}
-	mac := a.MacAddress()
-	other := ndis.MacAddress{0x02, 9, 9, 9, 9, 9}
-	mk := func(etherType uint16, op byte) []byte {
-		f := make([]byte, 60)
-		copy(f[0:6], mac[:])
-		copy(f[6:12], other[:])
-		f[12], f[13], f[14] = byte(etherType>>8), byte(etherType), op
-		return f
-	}
-	b.SendNetBufferLists(ndis.Chain(ndis.NewNetBufferList(mk(0x88B5, 1)), ndis.NewNetBufferList(mk(0x88B5, 2)),
-		ndis.NewNetBufferList(mk(0x0800, 1))))
+	mac := b.Adapter().MacAddress()
+	b.SendNetBufferLists(ndis.Chain(ndis.NewNetBufferList(request(mac, 0x88B5, 1)),
+		ndis.NewNetBufferList(request(mac, 0x88B5, 2)), ndis.NewNetBufferList(request(mac, 0x0800, 1))))
 	// The recorder sees its three frames and one reply.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	want := request(other, 0x88B5, 2)
+	copy(want[6:12], mac[:])
+	ndistest.Eventually(t, func() bool {
 		var replies int
 		for _, f := range frames(rec.Binding(b).Records()) {
-			if len(f) > 14 && f[14] == 2 && ndis.MacAddress(f[0:6]) == other && ndis.MacAddress(f[6:12]) == mac {
+			if string(f) == string(want) {
 				replies++
 			}
 		}
-		if replies == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replies = %d, want 1", replies)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return replies == 1
+	}, "one reply")
+	ndistest.Eventually(t, func() bool { return len(e.Stats().Completed) > 0 }, "the reply's completion")
+	st := e.Stats()
+	if st.Requests != 1 || st.Answered != 1 || st.NoBuffer != 0 || st.Completed[ndis.StatusSuccess] != 1 {
+		t.Errorf("stats %+v", st)
 	}
-	if err := rt.Close(ctx); err != nil {
-		t.Fatal(err)
+	got := prototest.Report(t, eb)
+	for k, v := range map[string]float64{"requests": 1, "answered": 1, "no_buffer": 0,
+		"completed{status=NDIS_STATUS_SUCCESS}": 1} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (report %v)", k, got[k], v, got)
+		}
 	}
+	if len(got) != 4 {
+		t.Errorf("report %v, want 4 details", got)
+	}
+}
+
+// TestEchoNoBuffer: a request that finds every reply NBL in flight is
+// counted and not answered.
+func TestEchoNoBuffer(t *testing.T) {
+	fake := ndistest.NewFake()
+	fake.General = &ndis.GeneralAttributes{CurrentMacAddress: ndis.MacAddress{2, 0, 0, 0, 0, 1}}
+	fake.HoldSends = true
+	rt := prototest.Start(t, fake.Driver("fake", ndis.Version630), "f0", echo.Driver())
+	e, _ := echo.Of(prototest.Bind(t, rt, echo.Name, "f0", map[string]string{"window": "2"}))
+	fake.Indicate(0, request(ndis.BroadcastAddress, 0x88B5, 1), request(ndis.BroadcastAddress, 0x88B5, 1),
+		request(ndis.BroadcastAddress, 0x88B5, 1))
+	ndistest.Eventually(t, func() bool { return fake.Held() == 2 }, "the window held")
+	if st := e.Stats(); st.Requests != 3 || st.Answered != 2 || st.NoBuffer != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	fake.CompleteHeld(ndis.StatusSuccess)
 }
 
 func frames(rs []ndistest.Record) [][]byte {

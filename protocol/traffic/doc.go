@@ -8,13 +8,13 @@
 // # Plugging it in
 //
 //	rt.RegisterProtocolDriver(traffic.Driver())
-//	bindparams.Default.Set("traffic", "sim0", map[string]string{"dest": "02:00:00:00:01:01", "rate": "500"})
-//	b, err := rt.Bind(ctx, "traffic", "sim0")
+//	b, err := rt.Bind(ctx, "traffic", "sim0",
+//		ndis.BindParams(map[string]string{"dest": "02:00:00:00:01:01", "rate": "500"}))
+//	g, _ := traffic.Of(b) // its counters: g.Stats(), or b.Details()
 //
 // # Parameters
 //
-// Per binding, from a bindparams.Registry (see package bindparams); every
-// key is optional:
+// Per binding, from ndis.BindParams; every key is optional:
 //
 //	dest       destination MAC address, or "broadcast" (default broadcast)
 //	rate       frames per second, 0…1000000; 0 sends nothing (default 100)
@@ -22,9 +22,12 @@
 //	size       frame length in bytes without FCS, 15…1514 (default 64)
 //	ethertype  EtherType of the frames, decimal or 0x hex (default 0x88b5)
 //
-// An unknown key or a bad value fails BindAdapter; ValidateParams checks a
+// An unknown key or a bad value fails BindAdapter with a *ndis.ParamError;
+// the driver's ValidateParams (ndis.Runtime.ValidateBindParams) checks a
 // map the same way, so a config file can be checked before anything runs.
 //
 // The generator starts when BindAdapter returns and stops in
 // UnbindAdapter (ProtocolUnbindAdapterEx), before the adapter is halted.
+// It reports its counters (ndis.Reporter): sent, completed by status,
+// replies, requests, resets and the resetting flag.
 package traffic

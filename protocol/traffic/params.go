@@ -1,13 +1,11 @@
 package traffic
 
 import (
-	"fmt"
-	"maps"
+	"errors"
 	"net"
-	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/protocol/internal/frame"
 )
@@ -30,54 +28,43 @@ type Params struct {
 	EtherType uint16
 }
 
-// ValidateParams reports the first bad parameter of a binding, in sorted
-// key order, or nil.
-func ValidateParams(params map[string]string) error {
-	_, err := ParseParams(params)
-	return err
+// table declares the parameters; the package doc lists them.
+var table = param.Table[Params]{
+	Driver: Name,
+	Specs: []param.Spec[Params]{
+		{Key: "dest", Doc: `destination MAC address, or "broadcast" (default broadcast)`, Set: setDest},
+		param.IntSpec("rate", "frames per second, 0…1000000; 0 sends nothing (default 100)",
+			0, MaxRate, func(p *Params) *int { return &p.Rate }),
+		param.IntSpec("window", "NBLs outstanding at most, 1…4096 (default 32)",
+			1, MaxWindow, func(p *Params) *int { return &p.Window }),
+		param.IntSpec("size", "frame length in bytes without FCS, 15…1514 (default 64)",
+			frame.MinSize, frame.MaxSize, func(p *Params) *int { return &p.Size }),
+		frame.EtherTypeSpec("EtherType of the frames, decimal or 0x hex (default 0x88b5)",
+			func(p *Params) *uint16 { return &p.EtherType }),
+	},
 }
 
-// ParseParams reads a binding's parameters (see the package doc).
+func setDest(p *Params, v string) error {
+	if strings.EqualFold(v, "broadcast") {
+		p.Dest = ndis.BroadcastAddress
+		return nil
+	}
+	hw, err := net.ParseMAC(v)
+	if err != nil || len(hw) != 6 {
+		return errors.New("want a MAC address or broadcast")
+	}
+	p.Dest = ndis.MacAddress(hw)
+	return nil
+}
+
+// ParseParams reads a binding's parameters (see the package doc) over the
+// defaults. A bad one is a *ndis.ParamError: the first unknown key or
+// refused value, in sorted key order.
 func ParseParams(params map[string]string) (Params, error) {
 	p := Params{Dest: ndis.BroadcastAddress, Rate: DefaultRate, Window: DefaultWindow, Size: DefaultSize,
 		EtherType: frame.DefaultEtherType}
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		v := params[k]
-		var err error
-		switch k {
-		case "dest":
-			if strings.EqualFold(v, "broadcast") {
-				p.Dest = ndis.BroadcastAddress
-				break
-			}
-			hw, perr := net.ParseMAC(v)
-			if perr != nil || len(hw) != 6 {
-				err = fmt.Errorf("want a MAC address or broadcast")
-				break
-			}
-			copy(p.Dest[:], hw)
-		case "rate":
-			p.Rate, err = intIn(v, 0, MaxRate)
-		case "window":
-			p.Window, err = intIn(v, 1, MaxWindow)
-		case "size":
-			p.Size, err = intIn(v, frame.MinSize, frame.MaxSize)
-		case "ethertype":
-			p.EtherType, err = frame.ParseEtherType(v)
-		default:
-			err = fmt.Errorf("unknown parameter")
-		}
-		if err != nil {
-			return Params{}, fmt.Errorf("traffic: parameter %s=%q: %w", k, v, err)
-		}
+	if err := table.Parse(&p, params); err != nil {
+		return Params{}, err
 	}
 	return p, nil
-}
-
-func intIn(v string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("want an integer in %d…%d", lo, hi)
-	}
-	return n, nil
 }

@@ -1,15 +1,14 @@
 package traffic
 
 import (
-	"context"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/protocol/bindparams"
 	"github.com/gondis/gondis/protocol/internal/frame"
+	"github.com/gondis/gondis/protocol/internal/kit"
 )
 
 // Name is the protocol driver's name.
@@ -18,24 +17,37 @@ const Name = "traffic"
 // tick is how often the generator sends a burst.
 const tick = 10 * time.Millisecond
 
-// Driver returns the traffic protocol driver, named "traffic", reading its
-// binding parameters from bindparams.Default.
-func Driver() ndis.ProtocolDriver { return DriverWith(bindparams.Default) }
-
-// DriverWith returns the traffic protocol driver reading its binding
-// parameters from reg.
-func DriverWith(reg *bindparams.Registry) ndis.ProtocolDriver {
+// Driver returns the traffic protocol driver, named "traffic". Its
+// BindAdapter reads the binding's parameters (ndis.BindParams) and its
+// ValidateParams checks them the same way.
+func Driver() ndis.ProtocolDriver {
 	return ndis.ProtocolDriver{
 		Name: Name,
 		BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
-			p, err := ParseParams(reg.Get(Name, b.Adapter().Name()))
+			p, err := ParseParams(b.Params())
 			if err != nil {
 				return nil, err
 			}
 			return bind(b, p)
 		},
+		ValidateParams: table.Validate,
 	}
 }
+
+// Of returns the generator of a binding of the traffic driver, what its
+// BindAdapter returned; ok is false for another protocol's binding and
+// while BindAdapter runs. It stays valid after the binding closes.
+func Of(b *ndis.Binding) (*Generator, bool) {
+	g, ok := b.ProtocolContext().(*Generator)
+	return g, ok
+}
+
+// The generator's handlers.
+var (
+	_ ndis.Protocol = (*Generator)(nil)
+	_ ndis.Unbinder = (*Generator)(nil)
+	_ ndis.Reporter = (*Generator)(nil)
+)
 
 // Generator is the traffic protocol of one binding (what BindAdapter
 // returns). Its methods are safe from any goroutine.
@@ -49,10 +61,8 @@ type Generator struct {
 	requests  atomic.Uint64 // requests seen (own frames looped back, or others')
 	sent      atomic.Uint64
 
-	pool *ndis.Pool // the request NBLs; its limit is the window
-
-	mu        sync.Mutex
-	completed map[ndis.Status]uint64
+	pool      *ndis.Pool // the request NBLs; its limit is the window
+	completed kit.StatusCounts
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -70,13 +80,11 @@ type Stats struct {
 }
 
 func bind(b *ndis.Binding, p Params) (*Generator, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := frame.SetFilter(ctx, b); err != nil {
+	if err := kit.SetFilter(b); err != nil {
 		return nil, err
 	}
-	g := &Generator{b: b, params: p, completed: make(map[ndis.Status]uint64),
-		pool: ndis.NewPool(p.Size, p.Window), stop: make(chan struct{}), done: make(chan struct{})}
+	g := &Generator{b: b, params: p, pool: ndis.NewPool(p.Size, p.Window), stop: make(chan struct{}),
+		done: make(chan struct{})}
 	// Build every request once: the pool keeps a buffer's contents.
 	src := b.Adapter().MacAddress()
 	all, _ := g.pool.Get(p.Window)
@@ -132,34 +140,26 @@ func (g *Generator) run() {
 // SendNetBufferListsComplete is ProtocolSendNetBufferListsComplete: it
 // counts the completions by status and puts the NBLs back in the pool.
 func (g *Generator) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	g.mu.Lock()
-	for x := l; x != nil; x = x.Next {
-		g.completed[x.Status]++
-	}
-	g.mu.Unlock()
+	g.completed.Add(l)
 	g.pool.Put(l)
 }
 
 // ReceiveNetBufferLists is ProtocolReceiveNetBufferLists: it counts echo
 // replies and other requests, and returns the NBLs at once.
 func (g *Generator) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
-	for x := l; x != nil; x = x.Next {
-		for _, f := range x.Frames {
-			_, et, op, ok := frame.Parse(f)
-			if !ok || et != g.params.EtherType {
-				continue
-			}
-			switch op {
-			case frame.OpReply:
-				g.replies.Add(1)
-			case frame.OpRequest:
-				g.requests.Add(1)
-			}
+	for f := range kit.Frames(l) {
+		_, et, op, ok := frame.Parse(f)
+		if !ok || et != g.params.EtherType {
+			continue
+		}
+		switch op {
+		case frame.OpReply:
+			g.replies.Add(1)
+		case frame.OpRequest:
+			g.requests.Add(1)
 		}
 	}
-	if flags&ndis.ReceiveFlagResources == 0 {
-		g.b.ReturnNetBufferLists(l)
-	}
+	kit.Return(g.b, l, flags)
 }
 
 // Status is ProtocolStatusEx: RESET_START holds the sends, RESET_END
@@ -186,14 +186,21 @@ func (g *Generator) Stop() {
 
 // Stats returns a snapshot of the generator's counters.
 func (g *Generator) Stats() Stats {
-	g.mu.Lock()
-	c := make(map[ndis.Status]uint64, len(g.completed))
-	for k, v := range g.completed {
-		c[k] = v
-	}
-	g.mu.Unlock()
-	return Stats{Sent: g.sent.Load(), Completed: c, Replies: g.replies.Load(), Requests: g.requests.Load(),
-		Resets: g.resets.Load(), Resetting: g.resetting.Load()}
+	return Stats{Sent: g.sent.Load(), Completed: g.completed.Snapshot(), Replies: g.replies.Load(),
+		Requests: g.requests.Load(), Resets: g.resets.Load(), Resetting: g.resetting.Load()}
+}
+
+// Report implements ndis.Reporter: the generator's counters, completions
+// by status, and whether its sends are held by a reset.
+func (g *Generator) Report() []ndis.Detail {
+	d := []ndis.Detail{kit.Counter("sent", "request NBLs handed to the binding", g.sent.Load())}
+	d = append(d, g.completed.Details("completed", "request NBLs completed, by status")...)
+	return append(d,
+		kit.Counter("replies", "echo replies received", g.replies.Load()),
+		kit.Counter("requests", "request frames received and not answered", g.requests.Load()),
+		kit.Counter("resets", "RESET_END indications seen", g.resets.Load()),
+		kit.Flag("resetting", "1 while a reset holds the sends", g.resetting.Load()),
+	)
 }
 
 // Params returns the generator's parameters.

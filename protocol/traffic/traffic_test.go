@@ -2,6 +2,7 @@ package traffic_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,31 +10,31 @@ import (
 
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/protocol/bindparams"
+	"github.com/gondis/gondis/ndis/ndistest"
 	"github.com/gondis/gondis/protocol/echo"
+	"github.com/gondis/gondis/protocol/internal/prototest"
 	"github.com/gondis/gondis/protocol/traffic"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseParams(t *testing.T) {
-	for _, tc := range []struct {
-		params map[string]string
-		ok     bool
-	}{
-		{nil, true},
-		{map[string]string{"dest": "broadcast", "rate": "0", "window": "1", "size": "15", "ethertype": "0x88b5"}, true},
-		{map[string]string{"dest": "02:00:00:00:00:01"}, true},
-		{map[string]string{"dest": "nope"}, false},
-		{map[string]string{"rate": "-1"}, false},
-		{map[string]string{"window": "0"}, false},
-		{map[string]string{"size": "14"}, false},
-		{map[string]string{"ethertype": "0x0100"}, false},
-		{map[string]string{"colour": "red"}, false},
-	} {
-		if err := traffic.ValidateParams(tc.params); (err == nil) != tc.ok {
-			t.Errorf("ValidateParams(%v) = %v, want ok %v", tc.params, err, tc.ok)
-		}
+	good, bad := prototest.ParamChecks(t, traffic.Driver())
+	good(nil)
+	good(map[string]string{"dest": "broadcast", "rate": "0", "window": "1", "size": "15", "ethertype": "0x88b5"})
+	good(map[string]string{"dest": "02:00:00:00:00:01"})
+	bad("dest", map[string]string{"dest": "nope"})
+	bad("rate", map[string]string{"rate": "-1"})
+	bad("window", map[string]string{"window": "0"})
+	bad("size", map[string]string{"size": "14"})
+	bad("ethertype", map[string]string{"ethertype": "0x0100"})
+	bad("colour", map[string]string{"colour": "red"})
+	bad("rate", map[string]string{"window": "0", "rate": "x"}) // the first in sorted order
+	p, err := traffic.ParseParams(map[string]string{"dest": "02:00:00:00:00:01", "ethertype": "2048"})
+	want := traffic.Params{Dest: ndis.MacAddress{2, 0, 0, 0, 0, 1}, Rate: traffic.DefaultRate,
+		Window: traffic.DefaultWindow, Size: traffic.DefaultSize, EtherType: 0x0800}
+	if err != nil || p != want {
+		t.Errorf("ParseParams = %+v, %v; want %+v", p, err, want)
 	}
 }
 
@@ -43,35 +44,23 @@ func TestParseParams(t *testing.T) {
 func TestTrafficEchoLoopback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reg := &bindparams.Registry{}
-	reg.Set(traffic.Name, "loop0", map[string]string{"dest": loopback.DefaultMAC, "rate": "2000", "window": "16"})
-	var gen *traffic.Generator
-	td := traffic.DriverWith(reg)
-	inner := td.BindAdapter
-	td.BindAdapter = func(b *ndis.Binding) (ndis.Protocol, error) {
-		p, err := inner(b)
-		if err == nil {
-			gen = p.(*traffic.Generator)
-		}
-		return p, err
+	rt := prototest.Start(t, loopback.Driver(), "loop0", traffic.Driver(), echo.Driver())
+	prototest.Bind(t, rt, echo.Name, "loop0", nil)
+	b := prototest.Bind(t, rt, traffic.Name, "loop0",
+		map[string]string{"dest": loopback.DefaultMAC, "rate": "2000", "window": "16"})
+	gen, ok := traffic.Of(b)
+	if !ok {
+		t.Fatal("traffic.Of: no generator")
 	}
-	rt := ndis.New(ndis.WithViolationHandler(func(v ndis.Violation) { t.Errorf("violation: %v", v) }))
-	defer rt.Close(context.Background())
-	must(t, rt.RegisterMiniportDriver(loopback.Driver()))
-	must(t, rt.RegisterProtocolDriver(td))
-	must(t, rt.RegisterProtocolDriver(echo.DriverWith(reg)))
-	_, err := rt.AddAdapter(ctx, "loop0", "loopback", nil)
-	must(t, err)
-	_, err = rt.Bind(ctx, "echo", "loop0")
-	must(t, err)
-	_, err = rt.Bind(ctx, traffic.Name, "loop0")
-	must(t, err)
+	if p := gen.Params(); p.Rate != 2000 || p.Window != 16 {
+		t.Errorf("Params = %+v", p)
+	}
 
-	waitFor(t, ctx, func() bool { return gen.Stats().Replies > 50 })
+	ndistest.Eventually(t, func() bool { return gen.Stats().Replies > 50 }, "50 replies")
 	must(t, rt.ResetAdapter("loop0"))
-	waitFor(t, ctx, func() bool { return gen.Stats().Resets == 1 })
+	ndistest.Eventually(t, func() bool { return gen.Stats().Resets == 1 }, "RESET_END")
 	before := gen.Stats().Replies
-	waitFor(t, ctx, func() bool { return gen.Stats().Replies > before+50 })
+	ndistest.Eventually(t, func() bool { return gen.Stats().Replies > before+50 }, "50 more replies")
 	must(t, rt.Close(ctx))
 	st := gen.Stats()
 	var done uint64
@@ -86,18 +75,45 @@ func TestTrafficEchoLoopback(t *testing.T) {
 	}
 }
 
+// TestReport: the generator reports its counters, each as Stats has it.
+func TestReport(t *testing.T) {
+	rt := prototest.Start(t, loopback.Driver(), "loop0", traffic.Driver(), echo.Driver())
+	prototest.Bind(t, rt, echo.Name, "loop0", nil)
+	b := prototest.Bind(t, rt, traffic.Name, "loop0", map[string]string{"dest": loopback.DefaultMAC, "rate": "2000"})
+	gen, _ := traffic.Of(b)
+	ndistest.Eventually(t, func() bool { return gen.Stats().Replies > 10 }, "10 replies")
+	must(t, rt.Close(context.Background())) // the counters stand still
+	st := gen.Stats()
+	want := map[string]float64{
+		"sent":      float64(st.Sent),
+		"replies":   float64(st.Replies),
+		"requests":  float64(st.Requests),
+		"resets":    0,
+		"resetting": 0,
+	}
+	for s, n := range st.Completed {
+		want["completed{status="+s.String()+"}"] = float64(n)
+	}
+	got := prototest.Report(t, b)
+	if len(got) != len(want) {
+		t.Errorf("report %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (reported %v), want %v", k, g, ok, v)
+		}
+	}
+	if k, _ := prototest.Kind(b, "resetting"); k != ndis.DetailGauge {
+		t.Errorf("resetting is a %v", k)
+	}
+}
+
 func TestBindRejectsBadParams(t *testing.T) {
-	ctx := context.Background()
-	reg := &bindparams.Registry{}
-	reg.Set(traffic.Name, "loop0", map[string]string{"rate": "fast"})
-	rt := ndis.New()
-	defer rt.Close(ctx)
-	must(t, rt.RegisterMiniportDriver(loopback.Driver()))
-	must(t, rt.RegisterProtocolDriver(traffic.DriverWith(reg)))
-	_, err := rt.AddAdapter(ctx, "loop0", "loopback", nil)
-	must(t, err)
-	if _, err := rt.Bind(ctx, traffic.Name, "loop0"); err == nil {
-		t.Fatal("Bind with rate=fast succeeded")
+	rt := prototest.Start(t, loopback.Driver(), "loop0", traffic.Driver())
+	_, err := rt.Bind(context.Background(), traffic.Name, "loop0", ndis.BindParams(map[string]string{"rate": "fast"}))
+	var pe *ndis.ParamError
+	if !errors.As(err, &pe) || pe.Key != "rate" {
+		t.Fatalf("Bind with rate=fast: %v", err)
 	}
 }
 
@@ -105,16 +121,5 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatal("timed out")
-		case <-time.After(5 * time.Millisecond):
-		}
 	}
 }

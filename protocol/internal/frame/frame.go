@@ -3,21 +3,21 @@
 package frame
 
 import (
-	"context"
 	"encoding/binary"
-	"fmt"
+	"errors"
 	"strconv"
 
+	"github.com/gondis/gondis/internal/inet"
+	"github.com/gondis/gondis/internal/param"
 	"github.com/gondis/gondis/ndis"
 )
 
 // Layout and defaults.
 const (
-	HeaderSize       = 14     // destination, source, EtherType
-	OpOffset         = 14     // the operation byte
-	MinSize          = 15     // a header and the operation byte
-	MaxSize          = 1514   // an untagged Ethernet frame without FCS
-	DefaultEtherType = 0x88B5 // IEEE 802 local experimental
+	OpOffset         = ndis.EthernetHeaderSize // the operation byte
+	MinSize          = OpOffset + 1            // a header and the operation byte
+	MaxSize          = 1514                    // an untagged Ethernet frame without FCS
+	DefaultEtherType = 0x88B5                  // IEEE 802 local experimental
 )
 
 // Operations.
@@ -29,9 +29,7 @@ const (
 // Build returns a request frame of size bytes.
 func Build(dst, src ndis.MacAddress, etherType uint16, size int) []byte {
 	f := make([]byte, size)
-	copy(f[0:6], dst[:])
-	copy(f[6:12], src[:])
-	binary.BigEndian.PutUint16(f[12:14], etherType)
+	inet.PutEthernet(f, dst, src, etherType)
 	f[OpOffset] = OpRequest
 	return f
 }
@@ -42,19 +40,7 @@ func Parse(f []byte) (dst ndis.MacAddress, etherType uint16, op byte, ok bool) {
 	if len(f) < MinSize {
 		return dst, 0, 0, false
 	}
-	copy(dst[:], f[0:6])
-	return dst, binary.BigEndian.Uint16(f[12:14]), f[OpOffset], true
-}
-
-// SetFilter sets the binding's packet filter to directed and broadcast,
-// blocking until the miniport answers or ctx ends.
-func SetFilter(ctx context.Context, b *ndis.Binding) error {
-	r := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
-		Buffer: ndis.Ulong(ndis.PacketTypeDirected | ndis.PacketTypeBroadcast)}
-	if s := b.OidRequest(ctx, r); s != ndis.StatusSuccess {
-		return fmt.Errorf("set %s: %w", ndis.OIDGenCurrentPacketFilter, s)
-	}
-	return nil
+	return ndis.MacAddress(f[0:6]), binary.BigEndian.Uint16(f[12:14]), f[OpOffset], true
 }
 
 // ParseEtherType reads an EtherType parameter: decimal or 0x-prefixed
@@ -62,7 +48,16 @@ func SetFilter(ctx context.Context, b *ndis.Binding) error {
 func ParseEtherType(v string) (uint16, error) {
 	n, err := strconv.ParseUint(v, 0, 16)
 	if err != nil || n < 0x0600 {
-		return 0, fmt.Errorf("ethertype %q: want 0x0600…0xffff", v)
+		return 0, errors.New("want an EtherType from 0x0600 to 0xffff, decimal or 0x hex")
 	}
 	return uint16(n), nil
+}
+
+// EtherTypeSpec declares the "ethertype" parameter of a protocol whose
+// parsed parameters are a C.
+func EtherTypeSpec[C any](doc string, field func(*C) *uint16) param.Spec[C] {
+	return param.Spec[C]{Key: "ethertype", Doc: doc, Set: func(c *C, v string) (err error) {
+		*field(c), err = ParseEtherType(v)
+		return err
+	}}
 }
