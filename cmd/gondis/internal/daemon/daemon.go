@@ -1,7 +1,9 @@
 // Package daemon hosts the adapters and bindings of a configuration in one
-// ndis.Runtime: it adds the adapters, hands each binding its parameters
-// and binds it, keeps an event history for the CLI, samples packet rates,
-// and takes everything down in order on Close.
+// ndis.Runtime: it registers the drivers of its table (drivers.go), adds
+// the adapters, binds each binding with its parameters, keeps an event
+// history for the CLI, samples packet rates, reports every adapter's and
+// binding's status with their drivers' own details, and takes everything
+// down in order on Close.
 package daemon
 
 import (
@@ -14,40 +16,23 @@ import (
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
-	"github.com/gondis/gondis/miniport/loopback"
-	"github.com/gondis/gondis/miniport/sim"
 	"github.com/gondis/gondis/miniport/tap"
 	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/protocol/bindparams"
-	"github.com/gondis/gondis/protocol/echo"
-	"github.com/gondis/gondis/protocol/traffic"
 )
 
 // SampleInterval is how often the daemon samples packet counters for the
 // per-second rates.
 const SampleInterval = time.Second
 
-// Known returns what a configuration may name: the miniport drivers and
-// protocols this daemon registers.
-func Known() config.Known {
-	return config.Known{
-		Drivers: map[string]bool{loopback.Driver().Name: true, sim.Driver().Name: true, tap.Driver().Name: true},
-		Protocols: map[string]func(map[string]string) error{
-			traffic.Name: traffic.ValidateParams,
-			echo.Name:    echo.ValidateParams,
-		},
-	}
-}
-
 // Daemon is a running configuration. Its methods are safe for concurrent
 // use.
 type Daemon struct {
-	cfg  *config.Config
-	log  *slog.Logger
-	rt   *ndis.Runtime
-	reg  *bindparams.Registry
-	hist *history
-	hook func(ndis.Event)
+	cfg     *config.Config
+	log     *slog.Logger
+	rt      *ndis.Runtime
+	drivers Drivers
+	hist    *history
+	hook    func(ndis.Event)
 
 	mu       sync.Mutex
 	adapters []*ndis.Adapter       // in configuration order, halted ones too
@@ -67,9 +52,15 @@ type Option func(*Daemon)
 // runtime's goroutines; it must not block. The metrics use it.
 func WithEventHook(f func(ndis.Event)) Option { return func(d *Daemon) { d.hook = f } }
 
-// New returns a daemon for a checked configuration; Start starts it.
+// WithDrivers makes the daemon register the drivers of t instead of
+// Builtin(); its configuration must have been parsed with t.Known(). Tests
+// use it to host drivers of their own.
+func WithDrivers(t Drivers) Option { return func(d *Daemon) { d.drivers = t } }
+
+// New returns a daemon for a configuration checked by config.Parse with
+// the Known of its drivers; Start starts it.
 func New(cfg *config.Config, log *slog.Logger, opts ...Option) *Daemon {
-	d := &Daemon{cfg: cfg, log: log, reg: &bindparams.Registry{}, hist: newHistory(),
+	d := &Daemon{cfg: cfg, log: log, drivers: Builtin(), hist: newHistory(),
 		rates: make(map[string][2]float64), prev: make(map[string][2]uint64),
 		lastEnd: make(map[string]ndis.Event), stop: make(chan struct{})}
 	for _, o := range opts {
@@ -121,24 +112,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			_ = d.Close(cctx)
 		}
 	}()
-	for _, m := range []ndis.MiniportDriver{loopback.Driver(), sim.Driver(), tap.Driver()} {
-		if err := d.rt.RegisterMiniportDriver(m); err != nil {
-			return err
-		}
-	}
-	for _, p := range []ndis.ProtocolDriver{traffic.DriverWith(d.reg), echo.DriverWith(d.reg)} {
-		if err := d.rt.RegisterProtocolDriver(p); err != nil {
-			return err
-		}
+	if err := d.drivers.register(d.rt); err != nil {
+		return err
 	}
 	for i, ac := range d.cfg.Adapters {
 		a, err := d.rt.AddAdapter(ctx, ac.Name, ac.Driver, ac.StringParams)
 		if err != nil {
-			at := fmt.Sprintf("$.adapters[%d]", i)
-			if len(ac.Params) > 0 {
-				at += ".params"
-			}
-			return &StartError{Where: d.cfg.Where(at), What: fmt.Sprintf("adapter %q", ac.Name), Err: err}
+			return d.startError(fmt.Sprintf("$.adapters[%d]", i), fmt.Sprintf("adapter %q", ac.Name), err)
 		}
 		d.mu.Lock()
 		d.adapters = append(d.adapters, a)
@@ -147,10 +127,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			slog.String("mac", a.MacAddress().String()))
 	}
 	for i, bc := range d.cfg.Bindings {
-		d.reg.Set(bc.Protocol, bc.Adapter, bc.StringParams)
-		if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter); err != nil {
-			return &StartError{Where: d.cfg.Where(fmt.Sprintf("$.bindings[%d]", i)),
-				What: fmt.Sprintf("binding %q to %q", bc.Protocol, bc.Adapter), Err: err}
+		if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter, ndis.BindParams(bc.StringParams)); err != nil {
+			return d.startError(fmt.Sprintf("$.bindings[%d]", i), fmt.Sprintf("binding of %q to %q", bc.Protocol, bc.Adapter), err)
 		}
 		d.log.Info("bound", slog.String("protocol", bc.Protocol), slog.String("adapter", bc.Adapter))
 	}
@@ -160,18 +138,32 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 }
 
 // StartError is Start's error for an adapter or binding that failed: the
-// driver refused its parameters, say. Where is "FILE:LINE" of its entry in
-// the configuration.
+// driver refused its parameters, say, which config.Parse could not tell.
+// Where is "FILE:LINE" of the configuration that it blames: the
+// parameter's own key for an *ndis.ParamError, else the entry.
 type StartError struct {
 	Where string
-	What  string // `adapter "sim0"`, `binding "traffic" to "sim0"`
-	Err   error
+	What  string // `adapter "sim0"`, `binding of "traffic" to "sim0"`
+	Err   error  // the runtime's error
 }
 
-func (e *StartError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Where, e.What, e.Err) }
+// Error says where, then what: for a parameter, the entry and the
+// *ndis.ParamError alone; otherwise the runtime's error, which names the
+// adapter or binding itself.
+func (e *StartError) Error() string {
+	var pe *ndis.ParamError
+	if errors.As(e.Err, &pe) {
+		return fmt.Sprintf("%s: %s: %v", e.Where, e.What, pe)
+	}
+	return fmt.Sprintf("%s: %v", e.Where, e.Err)
+}
 
 // Unwrap returns the runtime's error.
 func (e *StartError) Unwrap() error { return e.Err }
+
+func (d *Daemon) startError(at, what string, err error) error {
+	return &StartError{Where: d.cfg.ParamWhere(at, err), What: what, Err: err}
+}
 
 // Close takes every adapter down (pause, unbind, halt) within ctx, logs each
 // halt, and stops the daemon. Close twice is fine.
@@ -217,6 +209,16 @@ func (d *Daemon) Adapters() []api.Adapter {
 		out = append(out, d.status(a))
 	}
 	return out
+}
+
+// Names returns the names of the adapters the runtime holds, sorted: what
+// an unknown adapter's error lists.
+func (d *Daemon) Names() []string {
+	var names []string
+	for _, a := range d.rt.Adapters() {
+		names = append(names, a.Name())
+	}
+	return names
 }
 
 // Adapter returns the status of one adapter; false if there is none.
