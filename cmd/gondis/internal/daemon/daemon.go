@@ -11,12 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
-	"github.com/gondis/gondis/miniport/tap"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -241,10 +241,11 @@ func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
 		ReturnedNBLs: st.ReturnedNBLs, ReceiveDropped: st.ReceiveDropped, ReceiveDuringReset: st.ReceiveDuringReset,
 		Violations: st.Violations,
 		Resets:     make(map[string]api.Resets, len(st.Resets)),
-		Bindings:   []string{},
+		Bindings:   []api.Binding{},
+		Details:    details(a.Details()),
 	}
 	for _, b := range a.Bindings() {
-		s.Bindings = append(s.Bindings, b.Protocol())
+		s.Bindings = append(s.Bindings, api.Binding{Protocol: b.Protocol(), Details: details(b.Details())})
 	}
 	for c, r := range st.Resets {
 		s.Resets[c.String()] = api.Resets{Requested: r.Requested, Coalesced: r.Coalesced, Dropped: r.Dropped,
@@ -257,29 +258,18 @@ func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
 	}
 	d.mu.Unlock()
 	s.TxPerSecond, s.RxPerSecond = r[0], r[1]
-	s.TAP = tapStatus(a)
 	return s
 }
 
-// tapStatus returns a TAP adapter's own view, or nil for other adapters.
-func tapStatus(a *ndis.Adapter) *api.TAP {
-	ts, ok := tap.StatsOf(a)
-	if !ok {
-		return nil
+// details returns what a driver reported of itself, as the API shows it.
+// The labels are copied: a driver may hand out the same map each time.
+func details(ds []ndis.Detail) []api.Detail {
+	out := make([]api.Detail, len(ds))
+	for i, x := range ds {
+		out[i] = api.Detail{Name: x.Name, Help: x.Help, Kind: x.Kind.String(), Value: x.Value, Text: x.Text,
+			Labels: maps.Clone(x.Labels)}
 	}
-	ifname, _ := tap.Interface(a)
-	off, _ := tap.OffloadOf(a)
-	t := &api.TAP{
-		Interface: ifname, Queues: []api.Queue{}, Steering: ts.Steering,
-		TxChecksum: off.TxChecksum, LargeSend: off.LargeSend, Receive: off.Receive,
-		Retries: ts.Retries, DeadErrors: ts.DeadErrors, Resets: ts.Resets, ResetFailures: ts.ResetFailures,
-		LastError: ts.LastError, RcvGSO: ts.RcvGSO, RcvSegments: ts.RcvSegments,
-		XmitGSO: ts.XmitGSO, XmitSoftSegments: ts.XmitSoftSegments,
-	}
-	for _, q := range ts.Queues {
-		t.Queues = append(t.Queues, api.Queue{XmitOK: q.XmitOK, RcvOK: q.RcvOK})
-	}
-	return t
+	return out
 }
 
 // sample computes the per-second frame rates every SampleInterval.

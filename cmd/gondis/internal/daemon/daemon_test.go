@@ -46,7 +46,7 @@ func TestDefaultConfig(t *testing.T) {
 			t.Errorf("%s: %s", a.Name, a.State)
 		}
 	}
-	if a, _ := d.Adapter("sim1"); len(a.Bindings) != 1 || a.Bindings[0] != "echo" {
+	if a, _ := d.Adapter("sim1"); len(a.Bindings) != 1 || a.Bindings[0].Protocol != "echo" {
 		t.Errorf("sim1 bindings %v", a.Bindings)
 	}
 	past, sub := d.Follow()
