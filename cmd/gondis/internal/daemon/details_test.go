@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
+	"github.com/gondis/gondis/cmd/gondis/internal/metrics"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
@@ -159,5 +162,41 @@ func TestDetails(t *testing.T) {
 	b, _ = json.Marshal(q)
 	if !strings.Contains(string(b), `"details":[]`) {
 		t.Errorf("quiet0 JSON: %s", b)
+	}
+}
+
+// TestDetailsMetrics: the metrics export the details of a running daemon,
+// read from the drivers at each scrape.
+func TestDetailsMetrics(t *testing.T) {
+	nic := &reportingNIC{Fake: ndistest.NewFake()}
+	nic.frames.Store(3)
+	m := metrics.New(startReporting(t, nic))
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Body.String()
+	}
+	body := scrape()
+	for _, want := range []string{
+		"# HELP gondis_driver_frames_total Frames the device moved.\n# TYPE gondis_driver_frames_total counter\n" +
+			`gondis_driver_frames_total{adapter="r0",driver="fakenic"} 3`,
+		"# TYPE gondis_driver_ring_fill gauge\n" + `gondis_driver_ring_fill{adapter="r0",driver="fakenic",queue="0"} 7` + "\n" +
+			`gondis_driver_ring_fill{adapter="r0",driver="fakenic",queue="1"} 9`,
+		`gondis_driver_interface_info{adapter="r0",driver="fakenic",interface="fk0"} 1`,
+		"# TYPE gondis_protocol_statuses_total counter\n",
+		`gondis_protocol_statuses_total{adapter="quiet0",protocol="watch"} `,
+		`gondis_protocol_statuses_total{adapter="r0",protocol="watch"} `,
+		`gondis_adapter_state{adapter="quiet0",driver="quiet",state="Running"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack\n%s\nin\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `gondis_driver_frames_total{adapter="quiet0"`) {
+		t.Error("quiet0 reports nothing, yet has driver details")
+	}
+	nic.frames.Store(10)
+	if body := scrape(); !strings.Contains(body, `gondis_driver_frames_total{adapter="r0",driver="fakenic"} 10`) {
+		t.Errorf("the second scrape did not read the driver again:\n%s", body)
 	}
 }
