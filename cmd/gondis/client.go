@@ -36,28 +36,27 @@ func newStatusCommand(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			if len(args) == 1 {
 				a, err := cl.Adapter(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(w, a)
-				}
-				writeDetail(w, a)
-				return nil
+				return show(w, asJSON, a, err, writeDetail)
 			}
 			as, err := cl.Adapters(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(w, as)
-			}
-			writeTable(w, as)
-			return nil
+			return show(w, asJSON, as, err, writeTable)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// show writes what the daemon answered, as JSON or as text, or returns its
+// error.
+func show[T any](w io.Writer, asJSON bool, v T, err error, text func(io.Writer, T)) error {
+	switch {
+	case err != nil:
+		return err
+	case asJSON:
+		return writeJSON(w, v)
+	}
+	text(w, v)
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

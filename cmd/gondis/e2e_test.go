@@ -228,24 +228,31 @@ func TestBadConfig(t *testing.T) {
 		{"syntax", "adapters: [\n", "bad.yaml:1:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(dir, "bad.yaml")
-			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			socket := filepath.Join(t.TempDir(), "s", "gondis.sock")
-			_, errs, err := gondis("up", "--config", path, "--socket", socket)
-			var ee *exec.ExitError
-			if !asExit(err, &ee) || ee.ExitCode() != exitConfig {
-				t.Fatalf("exit: %v, want code %d; stderr %q", err, exitConfig, errs)
-			}
-			if !strings.Contains(errs, tc.want) {
+			if errs := upBadConfig(t, filepath.Join(dir, "bad.yaml"), tc.yaml); !strings.Contains(errs, tc.want) {
 				t.Errorf("stderr %q lacks %q", errs, tc.want)
-			}
-			if _, err := os.Stat(filepath.Dir(socket)); !os.IsNotExist(err) {
-				t.Errorf("a bad config created the socket directory: %v", err)
 			}
 		})
 	}
+}
+
+// upBadConfig runs `up` with the configuration yaml written to path, checks
+// that it exits with code 2 before claiming its control socket, and returns
+// its stderr.
+func upBadConfig(t *testing.T, path, yaml string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(t.TempDir(), "s", "gondis.sock")
+	_, errs, err := gondis("up", "--config", path, "--socket", socket)
+	var ee *exec.ExitError
+	if !asExit(err, &ee) || ee.ExitCode() != exitConfig {
+		t.Fatalf("exit: %v, want code %d; stderr %q", err, exitConfig, errs)
+	}
+	if _, err := os.Stat(filepath.Dir(socket)); !os.IsNotExist(err) {
+		t.Errorf("a bad config created the socket directory: %v", err)
+	}
+	return errs
 }
 
 // TestExampleTAPConfig: examples/tap.yaml is a valid configuration. (It is
@@ -266,17 +273,8 @@ func TestExampleTAPConfig(t *testing.T) {
 // code 2 before anything starts, naming the line of the parameter's key,
 // the adapter once and the parameter once.
 func TestBadDriverParam(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.yaml")
 	yaml := "adapters:\n  - name: loop0\n    driver: loopback\n  - name: s0\n    driver: sim\n    params:\n      wire: w0\n      mtu: 1\n"
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(t.TempDir(), "s", "gondis.sock")
-	_, errs, err := gondis("up", "--config", path, "--socket", socket)
-	var ee *exec.ExitError
-	if !asExit(err, &ee) || ee.ExitCode() != exitConfig {
-		t.Fatalf("exit: %v, want code %d; stderr %q", err, exitConfig, errs)
-	}
+	errs := upBadConfig(t, filepath.Join(t.TempDir(), "p.yaml"), yaml)
 	if !strings.Contains(errs, `p.yaml:8: adapter "s0": sim: parameter mtu="1"`) {
 		t.Errorf("stderr %q lacks the line, the adapter and the parameter", errs)
 	}
@@ -285,8 +283,5 @@ func TestBadDriverParam(t *testing.T) {
 	}
 	if strings.Contains(errs, `msg="adapter up"`) {
 		t.Errorf("an adapter started:\n%s", errs)
-	}
-	if _, err := os.Stat(filepath.Dir(socket)); !os.IsNotExist(err) {
-		t.Errorf("a bad config created the socket directory: %v", err)
 	}
 }

@@ -123,7 +123,14 @@ var (
 		[]string{"adapter"}, nil)
 )
 
-var states = []string{"Halted", "Initializing", "Paused", "Restarting", "Running", "Pausing", "Shutdown"}
+// states are the names of every ndis.AdapterState, for gondis_adapter_state.
+var states = func() []string {
+	var out []string
+	for s := ndis.AdapterHalted; s <= ndis.AdapterShutdown; s++ {
+		out = append(out, s.String())
+	}
+	return out
+}()
 
 // collector reads the adapters at scrape time: the runtime's counters and
 // the drivers' and protocols' details, from one Source.Adapters call. It is
