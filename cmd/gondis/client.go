@@ -36,35 +36,27 @@ func newStatusCommand(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			if len(args) == 1 {
 				a, err := cl.Adapter(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(w, a)
-				}
-				writeDetail(w, a)
-				return nil
+				return show(w, asJSON, a, err, writeDetail)
 			}
 			as, err := cl.Adapters(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(w, as)
-			}
-			writeTable(w, as)
-			return nil
+			return show(w, asJSON, as, err, writeTable)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
 
-func onOff(b bool) string {
-	if b {
-		return "on"
+// show writes what the daemon answered, as JSON or as text, or returns its
+// error.
+func show[T any](w io.Writer, asJSON bool, v T, err error, text func(io.Writer, T)) error {
+	switch {
+	case err != nil:
+		return err
+	case asJSON:
+		return writeJSON(w, v)
 	}
-	return "off"
+	text(w, v)
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -73,7 +65,8 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// writeDetail prints one adapter's status, counter by counter.
+// writeDetail prints one adapter's status, counter by counter, then what
+// its miniport and each bound protocol report of themselves.
 func writeDetail(w io.Writer, a api.Adapter) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
@@ -82,7 +75,11 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	row("state", a.State)
 	row("mac", a.MAC)
 	row("link", a.Link)
-	row("bindings", strings.Join(a.Bindings, ", "))
+	protocols := make([]string, len(a.Bindings))
+	for i, b := range a.Bindings {
+		protocols[i] = b.Protocol
+	}
+	row("bindings", strings.Join(protocols, ", "))
 	row("tx frames/s", fmt.Sprintf("%.0f", a.TxPerSecond))
 	row("rx frames/s", fmt.Sprintf("%.0f", a.RxPerSecond))
 	row("sent nbls / frames / bytes", fmt.Sprintf("%d / %d / %d", a.SentNBLs, a.SentFrames, a.SentBytes))
@@ -93,23 +90,9 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	if a.LastResetStatus != "" {
 		row("last reset", fmt.Sprintf("%s in %v", a.LastResetStatus, a.LastResetDuration))
 	}
-	if t := a.TAP; t != nil {
-		row("tap interface", t.Interface)
-		qs := make([]string, len(t.Queues))
-		for i, q := range t.Queues {
-			qs[i] = fmt.Sprintf("%d/%d", q.XmitOK, q.RcvOK)
-		}
-		steering := "kernel"
-		if t.Steering {
-			steering = "program"
-		}
-		row("tap queues (tx/rx frames)", fmt.Sprintf("%s; steering by %s", strings.Join(qs, " "), steering))
-		row("tap offload", fmt.Sprintf("tx checksum %s, large send %s, receive %s", onOff(t.TxChecksum), onOff(t.LargeSend), onOff(t.Receive)))
-		row("tap gso rx / segments / tx / soft segments", fmt.Sprintf("%d / %d / %d / %d", t.RcvGSO, t.RcvSegments, t.XmitGSO, t.XmitSoftSegments))
-		row("tap retries / dead errors / resets / failed", fmt.Sprintf("%d / %d / %d / %d", t.Retries, t.DeadErrors, t.Resets, t.ResetFailures))
-		if t.LastError != "" {
-			row("tap last error", t.LastError)
-		}
+	writeDetails(row, a.Driver, a.Details)
+	for _, b := range a.Bindings {
+		writeDetails(row, b.Protocol, b.Details)
 	}
 	causes := make([]string, 0, len(a.Resets))
 	for c := range a.Resets {
@@ -122,6 +105,31 @@ func writeDetail(w io.Writer, a api.Adapter) {
 			r.Requested, r.Coalesced, r.Dropped, r.Performed, r.Failed, r.LastDuration, r.MaxDuration))
 	}
 	tw.Flush()
+}
+
+// writeDetails writes what one driver or protocol reports of itself, a row
+// a name, each row prefixed with whose it is: "tap rcv_ok". The values of
+// a name told apart by labels share its row: `queue="0": 4, queue="1": 6`.
+// Empty texts (no last error) are left out.
+func writeDetails(row func(k string, v any), who string, ds []api.Detail) {
+	var names []string
+	values := make(map[string][]string)
+	for _, d := range ds {
+		if !d.Numeric() && d.Text == "" {
+			continue
+		}
+		if _, ok := values[d.Name]; !ok {
+			names = append(names, d.Name)
+		}
+		v := d.Show()
+		if l := d.Labelled(); l != "" {
+			v = l + ": " + v
+		}
+		values[d.Name] = append(values[d.Name], v)
+	}
+	for _, n := range names {
+		row(who+" "+n, strings.Join(values[n], ", "))
+	}
 }
 
 func newActionCommand(g *globals, action, short string) *cobra.Command {

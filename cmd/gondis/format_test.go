@@ -47,17 +47,48 @@ func TestPrintConfig(t *testing.T) {
 	}
 }
 
+// tapDetails are what a TAP adapter's miniport reports of itself.
+func tapDetails() []api.Detail {
+	q := func(name string, queue string, v float64) api.Detail {
+		return api.Detail{Name: name, Kind: api.KindCounter, Value: v, Labels: map[string]string{"queue": queue}}
+	}
+	n := func(name, kind string, v float64) api.Detail { return api.Detail{Name: name, Kind: kind, Value: v} }
+	return []api.Detail{
+		{Name: "interface", Kind: api.KindText, Text: "gt0"},
+		q("xmit_ok", "0", 3), q("rcv_ok", "0", 4), q("xmit_ok", "1", 5), q("rcv_ok", "1", 6),
+		n("steering", api.KindGauge, 1),
+		n("tx_checksum_offload", api.KindGauge, 0), n("large_send_offload", api.KindGauge, 1), n("receive_offload", api.KindGauge, 0),
+		n("retries", api.KindCounter, 0), n("dead_errors", api.KindCounter, 1), n("resets", api.KindCounter, 1),
+		n("reset_failures", api.KindCounter, 0), n("rcv_gso", api.KindCounter, 1e6),
+		{Name: "last_error", Kind: api.KindText, Text: "netlink: interface deleted"},
+	}
+}
+
+// TestWriteDetailTAP: `status ADAPTER` shows a TAP adapter's own view —
+// its interface, its queues, its steering, its offload switches and its
+// error counters — through the details its miniport reports, and a bound
+// protocol's details under its name.
 func TestWriteDetailTAP(t *testing.T) {
 	var b strings.Builder
-	writeDetail(&b, api.Adapter{Name: "tap0", Driver: "tap", TAP: &api.TAP{Interface: "gt0",
-		Queues: []api.Queue{{XmitOK: 3, RcvOK: 4}, {XmitOK: 5, RcvOK: 6}}, Steering: true, LargeSend: true,
-		DeadErrors: 1, Resets: 1, LastError: "netlink: interface deleted"}})
+	writeDetail(&b, api.Adapter{Name: "tap0", Driver: "tap", Details: tapDetails(),
+		Bindings: []api.Binding{{Protocol: "echo", Details: []api.Detail{{Name: "echoed", Kind: api.KindCounter, Value: 12}}}, {Protocol: "arpecho"}}})
 	out := b.String()
-	for _, want := range []string{"tap interface", "gt0", "3/4 5/6; steering by program",
-		"tx checksum off, large send on, receive off", "0 / 1 / 1 / 0", "netlink: interface deleted"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("detail lacks %q:\n%s", want, out)
+	for _, want := range []string{`(?m)^bindings\s+echo, arpecho$`, `(?m)^tap interface\s+gt0$`,
+		`(?m)^tap xmit_ok\s+queue="0": 3, queue="1": 5$`, `(?m)^tap rcv_ok\s+queue="0": 4, queue="1": 6$`,
+		`(?m)^tap steering\s+1$`, `(?m)^tap tx_checksum_offload\s+0$`, `(?m)^tap large_send_offload\s+1$`,
+		`(?m)^tap receive_offload\s+0$`, `(?m)^tap retries\s+0$`, `(?m)^tap dead_errors\s+1$`, `(?m)^tap resets\s+1$`,
+		`(?m)^tap reset_failures\s+0$`, `(?m)^tap rcv_gso\s+1000000$`, `(?m)^tap last_error\s+netlink: interface deleted$`,
+		`(?m)^echo echoed\s+12$`} {
+		if !regexp(want).MatchString(out) {
+			t.Errorf("detail lacks %s:\n%s", want, out)
 		}
+	}
+	b.Reset()
+	ds := tapDetails()
+	ds[len(ds)-1].Text = ""
+	writeDetail(&b, api.Adapter{Name: "tap0", Driver: "tap", Details: ds})
+	if strings.Contains(b.String(), "last_error") {
+		t.Errorf("an empty last error is shown:\n%s", b.String())
 	}
 	b.Reset()
 	writeDetail(&b, api.Adapter{Name: "sim0", Driver: "sim"})

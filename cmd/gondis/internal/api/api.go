@@ -17,6 +17,10 @@
 package api
 
 import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,12 +41,12 @@ type Error struct {
 
 // Adapter is one adapter's status.
 type Adapter struct {
-	Name     string   `json:"name"`
-	Driver   string   `json:"driver"`
-	State    string   `json:"state"` // an ndis.AdapterState name: Running, Paused ...
-	MAC      string   `json:"mac"`
-	Link     string   `json:"link"`     // MediaConnectStateConnected ...
-	Bindings []string `json:"bindings"` // protocol names
+	Name     string    `json:"name"`
+	Driver   string    `json:"driver"`
+	State    string    `json:"state"` // an ndis.AdapterState name: Running, Paused ...
+	MAC      string    `json:"mac"`
+	Link     string    `json:"link"` // MediaConnectStateConnected ...
+	Bindings []Binding `json:"bindings"`
 
 	SentNBLs           uint64 `json:"sent_nbls"`
 	SentFrames         uint64 `json:"sent_frames"`
@@ -65,34 +69,61 @@ type Adapter struct {
 	LastResetDuration time.Duration     `json:"last_reset_duration_ns"`
 	LastResetStatus   string            `json:"last_reset_status,omitempty"`
 
-	TAP *TAP `json:"tap,omitempty"` // a TAP adapter's own view
+	// Details are what the adapter's miniport reports of itself
+	// (ndis.Reporter): a TAP adapter's interface, queues and errors, say.
+	Details []Detail `json:"details"`
 }
 
-// TAP is what a TAP adapter's miniport reports of itself (miniport/tap).
-type TAP struct {
-	Interface string  `json:"interface"`
-	Queues    []Queue `json:"queues"`   // of the current interface
-	Steering  bool    `json:"steering"` // a steering program picks the receive queues
-	// The offload switches (OID_TCP_OFFLOAD_PARAMETERS).
-	TxChecksum bool `json:"tx_checksum_offload"`
-	LargeSend  bool `json:"large_send_offload"`
-	Receive    bool `json:"receive_offload"`
-
-	Retries          uint64 `json:"retries"`     // EAGAIN, EINTR, ENOBUFS
-	DeadErrors       uint64 `json:"dead_errors"` // errors that asked for a reset
-	Resets           uint64 `json:"resets"`
-	ResetFailures    uint64 `json:"reset_failures"`
-	LastError        string `json:"last_error,omitempty"`
-	RcvGSO           uint64 `json:"rcv_gso"`
-	RcvSegments      uint64 `json:"rcv_segments"`
-	XmitGSO          uint64 `json:"xmit_gso"`
-	XmitSoftSegments uint64 `json:"xmit_soft_segments"`
+// Binding is one protocol bound to the adapter, with what the protocol
+// reports of itself.
+type Binding struct {
+	Protocol string   `json:"protocol"`
+	Details  []Detail `json:"details"`
 }
 
-// Queue is one queue's frame counters.
-type Queue struct {
-	XmitOK uint64 `json:"xmit_ok"`
-	RcvOK  uint64 `json:"rcv_ok"`
+// Detail is one value a miniport or protocol reports of itself
+// (ndis.Detail). Name, with Labels, identifies it within its reporter.
+type Detail struct {
+	Name   string            `json:"name"` // lower_snake_case
+	Help   string            `json:"help"`
+	Kind   string            `json:"kind"`  // KindCounter, KindGauge or KindText
+	Value  float64           `json:"value"` // a counter's or gauge's
+	Text   string            `json:"text,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Detail kinds: the names of ndis.DetailCounter, DetailGauge and
+// DetailText.
+const (
+	KindCounter = "counter"
+	KindGauge   = "gauge"
+	KindText    = "text"
+)
+
+// Numeric reports whether the detail is a counter or a gauge, whose value
+// is Value, rather than text.
+func (d Detail) Numeric() bool { return d.Kind == KindCounter || d.Kind == KindGauge }
+
+// Labelled returns the labels as `queue="0",dir="rx"`, sorted by name; ""
+// without labels.
+func (d Detail) Labelled() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(d.Labels)) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k + "=" + strconv.Quote(d.Labels[k]))
+	}
+	return b.String()
+}
+
+// Show returns the value as people read it: the text, or the number
+// without an exponent or trailing zeros.
+func (d Detail) Show() string {
+	if !d.Numeric() {
+		return d.Text
+	}
+	return strconv.FormatFloat(d.Value, 'f', -1, 64)
 }
 
 // Resets count the reset requests of one cause.

@@ -1,15 +1,19 @@
 // Package config reads the gondis daemon's configuration file: YAML with
 // the adapters to host, the protocol bindings to open on them, runtime
-// options and the metrics address. Load checks everything — unknown keys,
-// unknown drivers and protocols, duplicate names, bad values, protocol
-// parameters — before anything starts, and every error names the line.
+// options and the metrics address. Parse checks everything — unknown keys,
+// unknown drivers and protocols, duplicate names, bad values, adapter and
+// binding parameters — before anything starts, and every error names the
+// line: a bad parameter, the line of its own key.
 package config
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -105,13 +109,18 @@ type Binding struct {
 	StringParams map[string]string `yaml:"-"`
 }
 
-// Known says what Parse accepts: the miniport drivers by name, and the
-// protocols by name with a function that checks their binding parameters
-// (nil: any).
+// Known says what Parse accepts: the miniport drivers and the protocols by
+// name, each with the function that checks its parameters.
 type Known struct {
-	Drivers   map[string]bool
-	Protocols map[string]func(map[string]string) error
+	Drivers   map[string]Validator
+	Protocols map[string]Validator
 }
+
+// Validator checks an adapter's or a binding's parameters without creating
+// anything (ndis.MiniportDriver.ValidateParams, ndis.ProtocolDriver's): nil,
+// or an error; an *ndis.ParamError names the bad key, and Parse reports the
+// line of that key. A nil Validator accepts any parameters.
+type Validator func(params map[string]string) error
 
 // Error is a configuration error at a line of a file.
 type Error struct {
@@ -224,34 +233,78 @@ func (v *checker) check(c *Config, k Known) {
 			v.fail(at+".name", "duplicate adapter name %q", a.Name)
 		case a.Driver == "":
 			v.fail(at, "adapter %q has no driver", a.Name)
-		case !k.Drivers[a.Driver]:
-			v.fail(at+".driver", "adapter %q: unknown driver %q", a.Name, a.Driver)
 		}
 		names[a.Name] = true
 		a.StringParams = v.params(at+".params", a.Params)
+		if a.Name != "" && a.Driver != "" {
+			check, ok := k.Drivers[a.Driver]
+			if !ok {
+				v.fail(at+".driver", "adapter %q: unknown driver %q (known: %s)", a.Name, a.Driver, known(k.Drivers))
+			}
+			v.validate(at, fmt.Sprintf("adapter %q", a.Name), check, a.StringParams)
+		}
 	}
 	bound := make(map[[2]string]bool)
 	for i := range c.Bindings {
 		b := &c.Bindings[i]
 		at := fmt.Sprintf("$.bindings[%d]", i)
 		b.StringParams = v.params(at+".params", b.Params)
-		check, known := k.Protocols[b.Protocol]
+		check, ok := k.Protocols[b.Protocol]
 		switch {
 		case b.Protocol == "" || b.Adapter == "":
 			v.fail(at, "binding %d needs a protocol and an adapter", i+1)
-		case !known:
-			v.fail(at+".protocol", "unknown protocol %q", b.Protocol)
+		case !ok:
+			v.fail(at+".protocol", "unknown protocol %q (known: %s)", b.Protocol, known(k.Protocols))
 		case !names[b.Adapter]:
-			v.fail(at+".adapter", "binding of %q to unknown adapter %q", b.Protocol, b.Adapter)
+			v.fail(at+".adapter", "binding of %q to unknown adapter %q (known: %s)", b.Protocol, b.Adapter, known(names))
 		case bound[[2]string{b.Protocol, b.Adapter}]:
 			v.fail(at, "duplicate binding of %q to %q", b.Protocol, b.Adapter)
-		case check != nil:
-			if err := check(b.StringParams); err != nil {
-				v.fail(at+".params", "binding of %q to %q: %v", b.Protocol, b.Adapter, err)
-			}
+		default:
+			v.validate(at, fmt.Sprintf("binding of %q to %q", b.Protocol, b.Adapter), check, b.StringParams)
 		}
 		bound[[2]string{b.Protocol, b.Adapter}] = true
 	}
+}
+
+// validate runs a driver's or protocol's Validator on the parameters of the
+// entry at the YAML path at, what being the entry (`adapter "sim0"`).
+func (v *checker) validate(at, what string, check Validator, params map[string]string) {
+	if check == nil || v.err != nil {
+		return
+	}
+	if err := check(params); err != nil {
+		v.fail(paramPath(v.file, at, err), "%s: %v", what, err)
+	}
+}
+
+// ParamWhere returns "FILE:LINE" of what err blames in the adapter or
+// binding entry at ("$.adapters[1]"): the line of the parameter's own key
+// for an *ndis.ParamError, else of the entry's params, else of the entry.
+// The daemon uses it for what a driver refuses only when it starts.
+func (c *Config) ParamWhere(at string, err error) string {
+	if c.file == nil {
+		return c.name
+	}
+	return c.Where(paramPath(c.file, at, err))
+}
+
+func paramPath(f *ast.File, at string, err error) string {
+	var pe *ndis.ParamError
+	if errors.As(err, &pe) && lineOf(f, at+".params."+pe.Key) > 0 {
+		return at + ".params." + pe.Key
+	}
+	if lineOf(f, at+".params") > 0 {
+		return at + ".params"
+	}
+	return at
+}
+
+// known lists the names of a set, sorted: "loopback, sim, tap".
+func known[V any](m map[string]V) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
 
 // params turns scalar parameter values into the strings drivers read.

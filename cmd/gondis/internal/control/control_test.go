@@ -166,8 +166,8 @@ func TestServer(t *testing.T) {
 	}{
 		{"GET", "/v1/adapters", "", 200, `"name":"loop0"`},
 		{"GET", "/v1/adapters/loop0", "", 200, `"state":"Running"`},
-		{"GET", "/v1/adapters/nope", "", 404, `unknown adapter \"nope\"`},
-		{"POST", "/v1/adapters/nope/reset", "", 404, `unknown adapter`},
+		{"GET", "/v1/adapters/nope", "", 404, `unknown adapter \"nope\" (known: loop0)`},
+		{"POST", "/v1/adapters/nope/reset", "", 404, `unknown adapter \"nope\" (known: loop0)`},
 		{"POST", "/v1/adapters/loop0/explode", "", 404, `unknown action`},
 		{"POST", "/v1/adapters/loop0/reset", "not json", 400, `not a JSON object`},
 		{"POST", "/v1/adapters/loop0/reset", `{"force":true}`, 400, `takes no fields`},

@@ -89,7 +89,7 @@ func (s *Server) adapter(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	a, ok := s.d.Adapter(name)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown adapter "+quote(name))
+		s.unknownAdapter(w, name)
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -121,7 +121,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		a, _ := s.d.Adapter(name)
 		writeJSON(w, code, a)
 	case errors.Is(err, daemon.ErrUnknownAdapter):
-		writeError(w, http.StatusNotFound, "unknown adapter "+quote(name))
+		s.unknownAdapter(w, name)
 	case errors.Is(err, daemon.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -129,6 +129,16 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
+}
+
+// unknownAdapter answers 404 for an adapter the daemon does not hold,
+// listing those it does.
+func (s *Server) unknownAdapter(w http.ResponseWriter, name string) {
+	known := "none"
+	if names := s.d.Names(); len(names) > 0 {
+		known = strings.Join(names, ", ")
+	}
+	writeError(w, http.StatusNotFound, "unknown adapter "+quote(name)+" (known: "+known+")")
 }
 
 // readBody reads an optional JSON object body of at most api.MaxBody bytes;

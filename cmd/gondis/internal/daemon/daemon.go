@@ -1,7 +1,9 @@
 // Package daemon hosts the adapters and bindings of a configuration in one
-// ndis.Runtime: it adds the adapters, hands each binding its parameters
-// and binds it, keeps an event history for the CLI, samples packet rates,
-// and takes everything down in order on Close.
+// ndis.Runtime: it registers the drivers of its table (drivers.go), adds
+// the adapters, binds each binding with its parameters, keeps an event
+// history for the CLI, samples packet rates, reports every adapter's and
+// binding's status with their drivers' own details, and takes everything
+// down in order on Close.
 package daemon
 
 import (
@@ -9,45 +11,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
-	"github.com/gondis/gondis/miniport/loopback"
-	"github.com/gondis/gondis/miniport/sim"
-	"github.com/gondis/gondis/miniport/tap"
 	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/protocol/bindparams"
-	"github.com/gondis/gondis/protocol/echo"
-	"github.com/gondis/gondis/protocol/traffic"
 )
 
 // SampleInterval is how often the daemon samples packet counters for the
 // per-second rates.
 const SampleInterval = time.Second
 
-// Known returns what a configuration may name: the miniport drivers and
-// protocols this daemon registers.
-func Known() config.Known {
-	return config.Known{
-		Drivers: map[string]bool{loopback.Driver().Name: true, sim.Driver().Name: true, tap.Driver().Name: true},
-		Protocols: map[string]func(map[string]string) error{
-			traffic.Name: traffic.ValidateParams,
-			echo.Name:    echo.ValidateParams,
-		},
-	}
-}
-
 // Daemon is a running configuration. Its methods are safe for concurrent
 // use.
 type Daemon struct {
-	cfg  *config.Config
-	log  *slog.Logger
-	rt   *ndis.Runtime
-	reg  *bindparams.Registry
-	hist *history
-	hook func(ndis.Event)
+	cfg     *config.Config
+	log     *slog.Logger
+	rt      *ndis.Runtime
+	drivers Drivers
+	hist    *history
+	hook    func(ndis.Event)
 
 	mu       sync.Mutex
 	adapters []*ndis.Adapter       // in configuration order, halted ones too
@@ -67,9 +52,15 @@ type Option func(*Daemon)
 // runtime's goroutines; it must not block. The metrics use it.
 func WithEventHook(f func(ndis.Event)) Option { return func(d *Daemon) { d.hook = f } }
 
-// New returns a daemon for a checked configuration; Start starts it.
+// WithDrivers makes the daemon register the drivers of t instead of
+// Builtin(); its configuration must have been parsed with t.Known(). Tests
+// use it to host drivers of their own.
+func WithDrivers(t Drivers) Option { return func(d *Daemon) { d.drivers = t } }
+
+// New returns a daemon for a configuration checked by config.Parse with
+// the Known of its drivers; Start starts it.
 func New(cfg *config.Config, log *slog.Logger, opts ...Option) *Daemon {
-	d := &Daemon{cfg: cfg, log: log, reg: &bindparams.Registry{}, hist: newHistory(),
+	d := &Daemon{cfg: cfg, log: log, drivers: Builtin(), hist: newHistory(),
 		rates: make(map[string][2]float64), prev: make(map[string][2]uint64),
 		lastEnd: make(map[string]ndis.Event), stop: make(chan struct{})}
 	for _, o := range opts {
@@ -121,24 +112,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			_ = d.Close(cctx)
 		}
 	}()
-	for _, m := range []ndis.MiniportDriver{loopback.Driver(), sim.Driver(), tap.Driver()} {
-		if err := d.rt.RegisterMiniportDriver(m); err != nil {
-			return err
-		}
-	}
-	for _, p := range []ndis.ProtocolDriver{traffic.DriverWith(d.reg), echo.DriverWith(d.reg)} {
-		if err := d.rt.RegisterProtocolDriver(p); err != nil {
-			return err
-		}
+	if err := d.drivers.register(d.rt); err != nil {
+		return err
 	}
 	for i, ac := range d.cfg.Adapters {
 		a, err := d.rt.AddAdapter(ctx, ac.Name, ac.Driver, ac.StringParams)
 		if err != nil {
-			at := fmt.Sprintf("$.adapters[%d]", i)
-			if len(ac.Params) > 0 {
-				at += ".params"
-			}
-			return &StartError{Where: d.cfg.Where(at), What: fmt.Sprintf("adapter %q", ac.Name), Err: err}
+			return d.startError(fmt.Sprintf("$.adapters[%d]", i), fmt.Sprintf("adapter %q", ac.Name), err)
 		}
 		d.mu.Lock()
 		d.adapters = append(d.adapters, a)
@@ -147,10 +127,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			slog.String("mac", a.MacAddress().String()))
 	}
 	for i, bc := range d.cfg.Bindings {
-		d.reg.Set(bc.Protocol, bc.Adapter, bc.StringParams)
-		if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter); err != nil {
-			return &StartError{Where: d.cfg.Where(fmt.Sprintf("$.bindings[%d]", i)),
-				What: fmt.Sprintf("binding %q to %q", bc.Protocol, bc.Adapter), Err: err}
+		if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter, ndis.BindParams(bc.StringParams)); err != nil {
+			return d.startError(fmt.Sprintf("$.bindings[%d]", i), fmt.Sprintf("binding of %q to %q", bc.Protocol, bc.Adapter), err)
 		}
 		d.log.Info("bound", slog.String("protocol", bc.Protocol), slog.String("adapter", bc.Adapter))
 	}
@@ -160,18 +138,32 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 }
 
 // StartError is Start's error for an adapter or binding that failed: the
-// driver refused its parameters, say. Where is "FILE:LINE" of its entry in
-// the configuration.
+// driver refused its parameters, say, which config.Parse could not tell.
+// Where is "FILE:LINE" of the configuration that it blames: the
+// parameter's own key for an *ndis.ParamError, else the entry.
 type StartError struct {
 	Where string
-	What  string // `adapter "sim0"`, `binding "traffic" to "sim0"`
-	Err   error
+	What  string // `adapter "sim0"`, `binding of "traffic" to "sim0"`
+	Err   error  // the runtime's error
 }
 
-func (e *StartError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Where, e.What, e.Err) }
+// Error says where, then what: for a parameter, the entry and the
+// *ndis.ParamError alone; otherwise the runtime's error, which names the
+// adapter or binding itself.
+func (e *StartError) Error() string {
+	var pe *ndis.ParamError
+	if errors.As(e.Err, &pe) {
+		return fmt.Sprintf("%s: %s: %v", e.Where, e.What, pe)
+	}
+	return fmt.Sprintf("%s: %v", e.Where, e.Err)
+}
 
 // Unwrap returns the runtime's error.
 func (e *StartError) Unwrap() error { return e.Err }
+
+func (d *Daemon) startError(at, what string, err error) error {
+	return &StartError{Where: d.cfg.ParamWhere(at, err), What: what, Err: err}
+}
 
 // Close takes every adapter down (pause, unbind, halt) within ctx, logs each
 // halt, and stops the daemon. Close twice is fine.
@@ -219,6 +211,16 @@ func (d *Daemon) Adapters() []api.Adapter {
 	return out
 }
 
+// Names returns the names of the adapters the runtime holds, sorted: what
+// an unknown adapter's error lists.
+func (d *Daemon) Names() []string {
+	var names []string
+	for _, a := range d.rt.Adapters() {
+		names = append(names, a.Name())
+	}
+	return names
+}
+
 // Adapter returns the status of one adapter; false if there is none.
 func (d *Daemon) Adapter(name string) (api.Adapter, bool) {
 	a, ok := d.rt.Adapter(name)
@@ -239,10 +241,11 @@ func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
 		ReturnedNBLs: st.ReturnedNBLs, ReceiveDropped: st.ReceiveDropped, ReceiveDuringReset: st.ReceiveDuringReset,
 		Violations: st.Violations,
 		Resets:     make(map[string]api.Resets, len(st.Resets)),
-		Bindings:   []string{},
+		Bindings:   []api.Binding{},
+		Details:    details(a.Details()),
 	}
 	for _, b := range a.Bindings() {
-		s.Bindings = append(s.Bindings, b.Protocol())
+		s.Bindings = append(s.Bindings, api.Binding{Protocol: b.Protocol(), Details: details(b.Details())})
 	}
 	for c, r := range st.Resets {
 		s.Resets[c.String()] = api.Resets{Requested: r.Requested, Coalesced: r.Coalesced, Dropped: r.Dropped,
@@ -255,29 +258,18 @@ func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
 	}
 	d.mu.Unlock()
 	s.TxPerSecond, s.RxPerSecond = r[0], r[1]
-	s.TAP = tapStatus(a)
 	return s
 }
 
-// tapStatus returns a TAP adapter's own view, or nil for other adapters.
-func tapStatus(a *ndis.Adapter) *api.TAP {
-	ts, ok := tap.StatsOf(a)
-	if !ok {
-		return nil
+// details returns what a driver reported of itself, as the API shows it.
+// The labels are copied: a driver may hand out the same map each time.
+func details(ds []ndis.Detail) []api.Detail {
+	out := make([]api.Detail, len(ds))
+	for i, x := range ds {
+		out[i] = api.Detail{Name: x.Name, Help: x.Help, Kind: x.Kind.String(), Value: x.Value, Text: x.Text,
+			Labels: maps.Clone(x.Labels)}
 	}
-	ifname, _ := tap.Interface(a)
-	off, _ := tap.OffloadOf(a)
-	t := &api.TAP{
-		Interface: ifname, Queues: []api.Queue{}, Steering: ts.Steering,
-		TxChecksum: off.TxChecksum, LargeSend: off.LargeSend, Receive: off.Receive,
-		Retries: ts.Retries, DeadErrors: ts.DeadErrors, Resets: ts.Resets, ResetFailures: ts.ResetFailures,
-		LastError: ts.LastError, RcvGSO: ts.RcvGSO, RcvSegments: ts.RcvSegments,
-		XmitGSO: ts.XmitGSO, XmitSoftSegments: ts.XmitSoftSegments,
-	}
-	for _, q := range ts.Queues {
-		t.Queues = append(t.Queues, api.Queue{XmitOK: q.XmitOK, RcvOK: q.RcvOK})
-	}
-	return t
+	return out
 }
 
 // sample computes the per-second frame rates every SampleInterval.

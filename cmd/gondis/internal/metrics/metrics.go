@@ -1,5 +1,27 @@
 // Package metrics exports the daemon's adapters to Prometheus. It is used
-// only when the daemon is given --metrics ADDR.
+// only when the daemon is given --metrics ADDR. Everything but the reset
+// duration histogram is read from the daemon at scrape time, by one
+// collector; nothing is polled.
+//
+// Beside the runtime's counters (gondis_adapter_*), it exports what each
+// miniport and protocol reports of itself (ndis.Reporter, the status's
+// details), with no code of the driver's:
+//
+//	gondis_driver_<name>_total      a miniport's counter
+//	gondis_driver_<name>            a miniport's gauge
+//	gondis_driver_<name>_info       a miniport's text, as an info metric: 1, the text in a label
+//	gondis_protocol_<name>...       the same for a bound protocol
+//
+// labelled adapter, driver (or protocol) and the detail's own labels, with
+// the detail's help. Counters get the _total suffix Prometheus expects of
+// them. A text's label is named as the detail is
+// (gondis_driver_interface_info{adapter="tap0",driver="tap",interface="gondis0"} 1),
+// or "text" when that name is taken; an empty text (no last error) makes
+// no series. Every metric of one name takes the help of the first detail
+// of that name in the scrape. Details that cannot be metrics — a name or
+// label that is not lower_snake_case, a kind at odds with the first
+// detail's of the same metric name, a series given twice — are left out
+// rather than failing the scrape.
 package metrics
 
 import (
@@ -101,42 +123,62 @@ var (
 		[]string{"adapter"}, nil)
 )
 
-var states = []string{"Halted", "Initializing", "Paused", "Restarting", "Running", "Pausing", "Shutdown"}
+// states are the names of every ndis.AdapterState, for gondis_adapter_state.
+var states = func() []string {
+	var out []string
+	for s := ndis.AdapterHalted; s <= ndis.AdapterShutdown; s++ {
+		out = append(out, s.String())
+	}
+	return out
+}()
 
-// collector reads the adapters at scrape time.
+// collector reads the adapters at scrape time: the runtime's counters and
+// the drivers' and protocols' details, from one Source.Adapters call. It is
+// an unchecked collector (it describes nothing): the details are known only
+// when they are read.
 type collector struct{ src Source }
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descPackets, descBytes, descDrops, descResets, descResetsFailed, descViolations} {
-		ch <- d
+// Describe describes nothing: the collector is unchecked.
+func (c *collector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	as := c.src.Adapters()
+	for _, a := range as {
+		adapterMetrics(ch, a)
+	}
+	ds := newDetailSet()
+	for _, a := range as {
+		ds.add(ch, ownerDriver, a.Name, a.Driver, a.Details)
+		for _, b := range a.Bindings {
+			ds.add(ch, ownerProtocol, a.Name, b.Protocol, b.Details)
+		}
 	}
 }
 
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
+// adapterMetrics sends the runtime's counters of one adapter.
+func adapterMetrics(ch chan<- prometheus.Metric, a api.Adapter) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for _, a := range c.src.Adapters() {
-		for _, s := range states {
-			v := 0.0
-			if s == a.State {
-				v = 1
-			}
-			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, a.Name, a.Driver, s)
+	for _, s := range states {
+		v := 0.0
+		if s == a.State {
+			v = 1
 		}
-		counter(descPackets, a.SentFrames, a.Name, "tx")
-		counter(descPackets, a.ReceivedFrames, a.Name, "rx")
-		counter(descBytes, a.SentBytes, a.Name, "tx")
-		counter(descBytes, a.ReceivedBytes, a.Name, "rx")
-		counter(descDrops, a.SendFailed, a.Name, "send_failed")
-		counter(descDrops, a.SendRejected, a.Name, "send_rejected")
-		counter(descDrops, a.ReceiveDropped, a.Name, "receive_dropped")
-		counter(descDrops, a.ReceiveDuringReset, a.Name, "receive_during_reset")
-		for _, cause := range ndis.ResetCauses() {
-			r := a.Resets[cause.String()]
-			counter(descResets, r.Performed, a.Name, cause.String())
-			counter(descResetsFailed, r.Failed, a.Name, cause.String())
-		}
-		counter(descViolations, a.Violations, a.Name)
+		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, a.Name, a.Driver, s)
 	}
+	counter(descPackets, a.SentFrames, a.Name, "tx")
+	counter(descPackets, a.ReceivedFrames, a.Name, "rx")
+	counter(descBytes, a.SentBytes, a.Name, "tx")
+	counter(descBytes, a.ReceivedBytes, a.Name, "rx")
+	counter(descDrops, a.SendFailed, a.Name, "send_failed")
+	counter(descDrops, a.SendRejected, a.Name, "send_rejected")
+	counter(descDrops, a.ReceiveDropped, a.Name, "receive_dropped")
+	counter(descDrops, a.ReceiveDuringReset, a.Name, "receive_during_reset")
+	for _, cause := range ndis.ResetCauses() {
+		r := a.Resets[cause.String()]
+		counter(descResets, r.Performed, a.Name, cause.String())
+		counter(descResetsFailed, r.Failed, a.Name, cause.String())
+	}
+	counter(descViolations, a.Violations, a.Name)
 }
