@@ -54,7 +54,8 @@ type Adapter struct {
 	oidq       []*oidEntry // protocol OIDs not yet dispatched, FIFO
 	oidActive  *oidEntry   // the one OID at the miniport
 	oidDone    oidCompletions
-	status     statusQueue // indications on their way to protocols; see indicate.go
+	status     statusQueue  // indications on their way to protocols; see indicate.go
+	wd         adapterWatch // see watchdog.go
 	cache      addressingCache
 	rs         resetLocked // see reset.go
 	watch      sendWatch   // see hang.go
@@ -213,6 +214,11 @@ func (a *Adapter) submit(ctx context.Context, op *lifeOp) error {
 // completion call kicks the goroutine again.
 func (a *Adapter) run() {
 	defer close(a.done)
+	if a.rt.cfg.handlerTimeout > 0 {
+		a.wd.mu.Lock()
+		a.wd.goid = goroutineID() // for the watchdog's report of a stuck handler
+		a.wd.mu.Unlock()
+	}
 	for range a.wake {
 		for a.step() {
 		}
@@ -302,7 +308,9 @@ func (a *Adapter) initializeLocked(op *lifeOp) bool {
 	a.mu.Unlock()
 	a.flushEvents()
 
+	a.enterMiniport("MiniportInitializeEx")
 	mp, err := a.driver.Initialize(a, InitParameters{Name: a.name, Params: a.params})
+	a.leaveMiniport()
 	if err == nil && mp == nil {
 		err = fmt.Errorf("%w: Initialize returned no Miniport", StatusFailure)
 	}
@@ -348,10 +356,15 @@ func (a *Adapter) pauseLocked(op *lifeOp) bool {
 		a.pauseOutstanding, a.pauseDone = true, false
 		op.phase = 2
 		a.mu.Unlock()
+		a.enterMiniport("MiniportPause")
 		s := a.mp.Pause()
+		a.leaveMiniport()
 		a.mu.Lock()
 		switch {
 		case s == StatusPending:
+			if a.pauseOutstanding {
+				a.pendingOp("MiniportPause")
+			}
 		case !a.pauseOutstanding:
 			a.mu.Unlock()
 			a.violate(RulePauseCompleteWithoutPending, "MiniportPause returned %s after calling PauseComplete", s)
@@ -392,6 +405,7 @@ func (a *Adapter) PauseComplete() {
 	}
 	a.pauseOutstanding, a.pauseDone = false, true
 	a.mu.Unlock()
+	a.pendingOp("")
 	a.kick()
 }
 
@@ -420,10 +434,15 @@ func (a *Adapter) restartLocked(op *lifeOp) bool {
 		op.phase = 1
 		a.mu.Unlock()
 		a.flushEvents()
+		a.enterMiniport("MiniportRestart")
 		s := a.mp.Restart()
+		a.leaveMiniport()
 		a.mu.Lock()
 		switch {
 		case s == StatusPending:
+			if a.restartOutstanding {
+				a.pendingOp("MiniportRestart")
+			}
 		case !a.restartOutstanding:
 			a.mu.Unlock()
 			a.violate(RuleRestartCompleteWithoutPending, "MiniportRestart returned %s after calling RestartComplete", s)
@@ -472,6 +491,7 @@ func (a *Adapter) RestartComplete(s Status) {
 	}
 	a.restartOutstanding, a.restartDone, a.restartStatus = false, true, s
 	a.mu.Unlock()
+	a.pendingOp("")
 	a.kick()
 }
 
@@ -486,7 +506,9 @@ func (a *Adapter) shutdownLocked(op *lifeOp) bool {
 	a.setStateLocked(AdapterShutdown)
 	a.mu.Unlock()
 	if sd, ok := a.mp.(Shutdowner); ok {
+		a.enterMiniport("MiniportShutdownEx")
 		sd.Shutdown(ShutdownPowerOff)
+		a.leaveMiniport()
 	}
 	a.mu.Lock()
 	a.finishOpLocked(nil)
@@ -561,7 +583,9 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 		// miniport too, to free its goroutines and devices (docs/RESET.md).
 		op.phase = 3
 		a.mu.Unlock()
+		a.enterMiniport("MiniportHaltEx")
 		a.mp.Halt(op.action)
+		a.leaveMiniport()
 		a.mu.Lock()
 		a.halted.Store(true)
 		a.setStateLocked(AdapterHalted)

@@ -25,9 +25,13 @@ type Binding struct {
 
 	filter   atomic.Pointer[PacketFilter] // this binding's packet filter and multicast list; never modified
 	closed   atomic.Bool
-	unbound  atomic.Bool   // UnbindAdapter was called, or the protocol closed the binding itself
-	inflight atomic.Int64  // NBLs sent and not yet completed
-	active   atomic.Int64  // protocol callbacks in progress
+	unbound  atomic.Bool  // UnbindAdapter was called, or the protocol closed the binding itself
+	inflight atomic.Int64 // NBLs sent and not yet completed
+	// calls counts protocol handlers: running in the low 32 bits, returned
+	// in the high 32, so one atomic add enters or leaves and the watchdog
+	// sees progress.
+	calls    atomic.Uint64
+	wd       bindingWatch  // the watchdog's, see watchdog.go
 	done     chan struct{} // closed when the close is complete
 	doneOnce sync.Once
 }
@@ -182,7 +186,7 @@ func (a *Adapter) removeBindingLocked(b *Binding) {
 // enter marks a protocol callback in progress, unless the binding is
 // closed; leave ends it.
 func (b *Binding) enter() bool {
-	b.active.Add(1)
+	b.calls.Add(1)
 	if b.closed.Load() {
 		b.leave()
 		return false
@@ -191,7 +195,7 @@ func (b *Binding) enter() bool {
 }
 
 func (b *Binding) leave() {
-	if b.active.Add(-1) == 0 && b.closed.Load() {
+	if uint32(b.calls.Add(1<<32-1)) == 0 && b.closed.Load() {
 		b.maybeDone()
 	}
 }
@@ -200,7 +204,7 @@ func (b *Binding) leave() {
 // sends is in flight and none of its handlers runs. Every decrement of
 // those counts calls it, so the last one out completes the close.
 func (b *Binding) maybeDone() {
-	if b.closed.Load() && b.inflight.Load() == 0 && b.active.Load() == 0 {
+	if b.closed.Load() && b.inflight.Load() == 0 && uint32(b.calls.Load()) == 0 {
 		b.doneOnce.Do(func() { close(b.done) })
 	}
 }
@@ -242,7 +246,7 @@ func (b *Binding) Done() <-chan struct{} { return b.done }
 func (b *Binding) unbind() {
 	if b.ready.Load() && b.unbound.CompareAndSwap(false, true) {
 		if u, ok := b.protocol.(Unbinder); ok {
-			b.active.Add(1) // a handler, even on a binding closed under it
+			b.calls.Add(1) // a handler, even on a binding closed under it
 			u.UnbindAdapter()
 			b.leave()
 		}

@@ -114,7 +114,9 @@ func (b *Binding) rejectSend(l *NetBufferList, n uint64, s Status) {
 		x.state = nblIdle
 		x.Status = s
 	}
+	b.calls.Add(1)
 	b.protocol.SendNetBufferListsComplete(l)
+	b.leave()
 	if b.inflight.Add(-int64(n)) == 0 {
 		b.maybeDone()
 	}
@@ -178,7 +180,9 @@ func (b *Binding) completeSends(run *List) {
 		return
 	}
 	n := run.Len()
+	b.calls.Add(1) // a handler: the watchdog sees it, Close waits for it
 	b.protocol.SendNetBufferListsComplete(run.Take())
+	b.leave()
 	if b.inflight.Add(-int64(n)) == 0 && b.closed.Load() {
 		b.maybeDone()
 	}

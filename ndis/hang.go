@@ -89,7 +89,7 @@ func (a *Adapter) stepTick() bool {
 	switch {
 	case oidTimeout:
 		a.requestReset(CauseOidTimeout)
-	case check && a.hang.CheckForHang():
+	case check && a.checkForHang():
 		a.requestReset(CauseHang)
 	}
 	return true
@@ -128,4 +128,11 @@ func (a *Adapter) timedChecksLocked(now time.Time) []Violation {
 		out = append(out, Violation{Rule: RuleTimedDataHang, Detail: "sends pending and none completed for 22s"})
 	}
 	return out
+}
+
+// checkForHang calls MiniportCheckForHangEx, watched.
+func (a *Adapter) checkForHang() bool {
+	a.enterMiniport("MiniportCheckForHangEx")
+	defer a.leaveMiniport()
+	return a.hang.CheckForHang()
 }

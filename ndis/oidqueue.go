@@ -339,7 +339,9 @@ func (a *Adapter) stepOID() bool {
 	a.oidActive = e
 	a.mu.Unlock()
 
+	a.enterMiniport("MiniportOidRequest(" + e.req.OID.String() + ")")
 	s := a.mp.OidRequest(&e.req)
+	a.leaveMiniport()
 	if s != StatusPending {
 		a.checkOidResult(&e.req)
 	}
@@ -520,7 +522,9 @@ func (a *Adapter) deliverOidCompletions() {
 		}
 		a.mu.Unlock()
 		for _, e := range q {
+			e.b.calls.Add(1)
 			e.complete(e.caller, e.status)
+			e.b.leave()
 		}
 	}
 }

@@ -390,7 +390,9 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 	}
 
 	a.reset.entered.Store(true)
+	a.enterMiniport("MiniportResetEx")
 	addressing, s := a.resetter.Reset()
+	a.leaveMiniport()
 
 	a.mu.Lock()
 	a.events = append(a.events,

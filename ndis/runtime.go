@@ -40,7 +40,8 @@ type config struct {
 	resetTimeout time.Duration
 	escalation   Escalation
 	// operatorLimit bounds operator resets per adapter.
-	operatorLimit OperatorResetLimit
+	operatorLimit  OperatorResetLimit
+	handlerTimeout time.Duration
 }
 
 // WithLogger sets the structured logger. The default discards everything.
@@ -81,15 +82,18 @@ type Runtime struct {
 	miniports map[string]*MiniportDriver
 	protocols map[string]*ProtocolDriver
 	adapters  map[string]*Adapter
+
+	wd watchdog // see watchdog.go
 }
 
 // New returns a Runtime.
 func New(opts ...Option) *Runtime {
 	c := config{
-		clock:        RealClock(),
-		verifier:     VerifierLog,
-		resetTimeout: defaultResetTimeout,
-		escalation:   defaultEscalation,
+		clock:          RealClock(),
+		verifier:       VerifierLog,
+		resetTimeout:   defaultResetTimeout,
+		escalation:     defaultEscalation,
+		handlerTimeout: defaultHandlerTimeout,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -193,6 +197,7 @@ func (rt *Runtime) AddAdapter(ctx context.Context, name, driver string, params m
 // still be running (a cancelled ctx) and removal waits for it.
 func (a *Adapter) start(ctx context.Context) error {
 	go a.run()
+	a.rt.armWatchdog()
 	err := a.submit(ctx, &lifeOp{kind: opInitialize})
 	if err == nil {
 		err = a.submit(ctx, &lifeOp{kind: opRestart})
@@ -394,6 +399,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	rt.stopWatchdog()
 	return nil
 }
 
