@@ -378,11 +378,16 @@ func (a *Adapter) pauseLocked(op *lifeOp) bool {
 			a.pauseOutstanding, a.pauseDone = false, true
 		}
 		a.mu.Unlock()
+		if s != StatusPending {
+			a.checkPauseReceives()
+		}
 		return true
 	default:
-		if !a.pauseDone || a.inflight() != 0 {
+		// NDIS: a pause completes once every send is completed and every
+		// receive indication is back.
+		if !a.pauseDone || a.inflight() != 0 || a.rxHeld() != 0 {
 			a.mu.Unlock()
-			return false // PauseComplete or the last send completion kicks us
+			return false // PauseComplete, the last send completion or the last return kicks us
 		}
 		a.pauseDone = false
 		a.setStateLocked(AdapterPaused)
@@ -406,7 +411,17 @@ func (a *Adapter) PauseComplete() {
 	a.pauseOutstanding, a.pauseDone = false, true
 	a.mu.Unlock()
 	a.pendingOp("")
+	a.checkPauseReceives()
 	a.kick()
+}
+
+// checkPauseReceives reports a miniport that completes its pause while
+// protocols still hold NBLs it indicated: NDIS has it wait for them. The
+// runtime waits for them anyway before the adapter is Paused.
+func (a *Adapter) checkPauseReceives() {
+	if n := a.rxHeld(); n != 0 {
+		a.violate(RulePauseReceivesOutstanding, "the pause completed with %d receive NBLs not yet returned", n)
+	}
 }
 
 // restartLocked runs MiniportRestart. A restart waits for a reset in

@@ -37,6 +37,15 @@ func (a *Adapter) inflight() uint64 {
 	return a.stats.sentNBLs.Load() - completed
 }
 
+// rxHeld returns how many indicated NBLs protocols still hold: indicated
+// without ReceiveFlagResources and not yet returned to the miniport. The
+// counters are read so that the result is never too small.
+func (a *Adapter) rxHeld() uint64 {
+	returned := a.stats.rxReturned.Load()
+	lent := a.stats.rxLent.Load()
+	return a.stats.rxNBLs.Load() - lent - returned
+}
+
 // rxState is what the receive path reads without locks.
 type rxState struct {
 	bindings atomic.Pointer[[]*Binding] // copy-on-write, open bindings only
@@ -223,6 +232,8 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 		if !resources {
 			a.stats.rxReturned.Add(n)
 			a.mp.ReturnNetBufferLists(l)
+		} else {
+			a.stats.rxLent.Add(n)
 		}
 		return
 	}
@@ -239,8 +250,10 @@ func (a *Adapter) IndicateReceiveNetBufferLists(l *NetBufferList, flags ReceiveF
 	for x := l; x != nil; x = x.Next {
 		x.mpNext = x.Next
 	}
-	a.countReceived(countChain(l))
+	n, frames, bytes := countChain(l)
+	a.countReceived(n, frames, bytes)
 	if resources {
+		a.stats.rxLent.Add(n)
 		a.indicateLent(l, flags, bs, station)
 		return
 	}
@@ -469,4 +482,7 @@ func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
 		return // the miniport is gone; nothing to give them back to
 	}
 	a.mp.ReturnNetBufferLists(back.Take())
+	if g := a.gate.Load(); g&gateSendClosed != 0 && g&gateRecvClosed == 0 {
+		a.kick() // Pausing: the pause may wait for this return
+	}
 }

@@ -516,3 +516,33 @@ func TestOperatorResets(t *testing.T) {
 		t.Errorf("operator counters %+v", c)
 	}
 }
+
+// TestPauseWaitsForReceives: a pause completes only once every receive
+// indication is back; a miniport that completes its pause before that is
+// reported.
+func TestPauseWaitsForReceives(t *testing.T) {
+	e := newEnv(t)
+	a := e.adapter("eth0")
+	b, rec := e.bind("eth0")
+	e.setFilter(b, ndis.PacketTypeBroadcast)
+	rec.KeepReceives(true)
+	e.fake.Indicate(0, frame(ndis.BroadcastAddress, "held"), frame(ndis.BroadcastAddress, "held too"))
+	e.v.Expect(ndis.RulePauseReceivesOutstanding)
+	paused := make(chan error, 1)
+	go func() { paused <- e.rt.PauseAdapter(e.ctx, "eth0") }()
+	e.v.Wait(t, ndis.RulePauseReceivesOutstanding) // the fake's Pause does not wait
+	select {
+	case err := <-paused:
+		t.Fatalf("the pause completed with receives outstanding: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if a.State() != ndis.AdapterPausing {
+		t.Fatalf("state %s while receives are held", a.State())
+	}
+	if n := rec.ReturnKept(); n != 2 {
+		t.Fatalf("returned %d", n)
+	}
+	if err := <-paused; err != nil || a.State() != ndis.AdapterPaused {
+		t.Fatalf("pause: %v, state %s", err, a.State())
+	}
+}

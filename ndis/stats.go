@@ -15,6 +15,7 @@ type adapterCounters struct {
 	rxNBLs, rxFrames, rxBytes       atomic.Uint64
 	rxReturned, rxDropped           atomic.Uint64
 	rxDuringReset                   atomic.Uint64
+	rxLent                          atomic.Uint64 // indicated with ReceiveFlagResources: never returned
 	_                               [16]byte
 	violations                      atomic.Uint64
 }

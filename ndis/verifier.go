@@ -54,6 +54,10 @@ const (
 	// RuleRestartCompleteWithoutPending: RestartComplete with no restart
 	// pending.
 	RuleRestartCompleteWithoutPending = "RestartCompleteWithoutPending"
+	// RulePauseReceivesOutstanding: a pause completed (PauseComplete, or
+	// MiniportPause returning success) while receive indications had not
+	// all been returned; NDIS has the miniport wait for them.
+	RulePauseReceivesOutstanding = "PauseReceivesOutstanding"
 	// RuleCallAfterHalt: a call on the adapter handle after Halt returned.
 	RuleCallAfterHalt = "CallAfterHalt"
 	// RuleTimedOidComplete: an OID not completed within 12 s.
