@@ -149,12 +149,15 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 		return
 	}
 	var n, failed uint64
-	var run List // consecutive NBLs of one owner
-	var owner *Binding
+	// A run is consecutive NBLs of one owner, left linked as the miniport
+	// linked them: the chain is cut only where the owner changes.
+	var run, tail *NetBufferList
+	var runLen uint64
 	for x := l; x != nil; {
 		next := x.Next
 		if x.state != nblSent || x.owner == nil || x.owner.adapter != a {
 			a.violate(RuleSendDoubleComplete, "NBL %p completed but not held by the miniport", x)
+			run = completeRun(run, tail, runLen)
 			x = next
 			continue
 		}
@@ -163,14 +166,15 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 		if x.Status != StatusSuccess {
 			failed++
 		}
-		if x.owner != owner {
-			owner.completeSends(&run)
-			owner = x.owner
+		if run == nil || x.owner != run.owner {
+			completeRun(run, tail, runLen)
+			run, runLen = x, 0
 		}
-		run.Push(x)
+		tail = x
+		runLen++
 		x = next
 	}
-	owner.completeSends(&run)
+	completeRun(run, tail, runLen)
 	if n != 0 {
 		if failed != 0 {
 			a.stats.sendFailed.Add(failed)
@@ -182,19 +186,22 @@ func (a *Adapter) SendNetBufferListsComplete(l *NetBufferList) {
 	}
 }
 
-// completeSends hands a run of completed NBLs to the binding that sent
-// them, and empties the run.
-func (b *Binding) completeSends(run *List) {
-	if run.Empty() {
-		return
+// completeRun cuts the run head…tail of n completed NBLs from the chain
+// and hands it to the binding that sent them. It returns nil, for the
+// caller's next run.
+func completeRun(head, tail *NetBufferList, n uint64) *NetBufferList {
+	if head == nil {
+		return nil
 	}
-	n := run.Len()
+	tail.Next = nil
+	b := head.owner
 	b.calls.Add(1) // a handler: the watchdog sees it, Close waits for it
-	b.protocol.SendNetBufferListsComplete(run.Take())
+	b.protocol.SendNetBufferListsComplete(head)
 	b.leave()
 	if b.inflight.Add(-int64(n)) == 0 && b.closed.Load() {
 		b.maybeDone()
 	}
+	return nil
 }
 
 // IndicateReceiveNetBufferLists is NdisMIndicateReceiveNetBufferLists. Each
@@ -282,7 +289,9 @@ func (a *Adapter) countReceived(n, frames, bytes uint64) {
 // counts, no clones.
 func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, station MacAddress) {
 	f := b.filter.Load()
-	var taken, rej List
+	st := station.bits()
+	var rej List
+	var head, tail *NetBufferList // what the binding takes, relinked only around what it refuses
 	var n, frames, bytes uint64
 	for x := l; x != nil; {
 		next := x.Next
@@ -291,9 +300,15 @@ func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, 
 			frames++
 			bytes += uint64(len(fr))
 		}
-		if accepts(f, x, station) {
+		if accepts(f, x, st) {
 			x.state, x.rxBinding, x.shared = nblIndicated, b, false
-			taken.Push(x)
+			switch {
+			case head == nil:
+				head = x
+			case tail.Next != x:
+				tail.Next = x
+			}
+			tail = x
 		} else {
 			rej.Push(x)
 		}
@@ -301,8 +316,9 @@ func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, 
 	}
 	a.countReceived(n, frames, bytes)
 	a.returnRejected(&rej)
-	if !taken.Empty() {
-		b.deliver(taken.Take(), flags)
+	if head != nil {
+		tail.Next = nil
+		b.deliver(head, flags)
 	}
 }
 
@@ -334,6 +350,7 @@ func (a *Adapter) indicateAll(l *NetBufferList, flags ReceiveFlags, b *Binding) 
 // an NBL gets the NBL itself, every other one a clone that shares its
 // frames; the NBL goes back to the miniport when the last one returns.
 func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Binding, station MacAddress) {
+	st := station.bits()
 	var fs [8]*PacketFilter
 	var ls [8]List
 	filters, taken := fs[:0], ls[:0]
@@ -348,7 +365,7 @@ func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Bin
 	for x := l; x != nil; x = x.mpNext {
 		k := int32(0)
 		for i, b := range bs {
-			if !accepts(filters[i], x, station) {
+			if !accepts(filters[i], x, st) {
 				continue
 			}
 			d := x
@@ -382,11 +399,12 @@ func (a *Adapter) indicateShared(l *NetBufferList, flags ReceiveFlags, bs []*Bin
 // chain of the NBLs it accepts, in turn, and the miniport's own chain is
 // put back together afterwards.
 func (a *Adapter) indicateLent(l *NetBufferList, flags ReceiveFlags, bs []*Binding, station MacAddress) {
+	st := station.bits()
 	for _, b := range bs {
 		f := b.filter.Load()
 		var taken List
 		for x := l; x != nil; x = x.mpNext {
-			if accepts(f, x, station) {
+			if accepts(f, x, st) {
 				x.state, x.rxBinding = nblLent, b
 				taken.Push(x)
 			}
@@ -403,12 +421,11 @@ func (a *Adapter) indicateLent(l *NetBufferList, flags ReceiveFlags, bs []*Bindi
 
 // accepts applies a binding's filter to a received NBL: its first frame's
 // destination decides, as every frame of an NBL shares one header.
-func accepts(f *PacketFilter, x *NetBufferList, station MacAddress) bool {
-	var first []byte
-	if len(x.Frames) != 0 {
-		first = x.Frames[0]
+func accepts(f *PacketFilter, x *NetBufferList, station uint64) bool {
+	if len(x.Frames) == 0 || len(x.Frames[0]) < 6 {
+		return f.Types&PacketTypePromiscuous != 0
 	}
-	return f.AcceptsFrame(first, station)
+	return f.accepts(frameDst(x.Frames[0]), station)
 }
 
 // returnRejected gives the NBLs no binding took back to the miniport.
@@ -452,7 +469,8 @@ func (b *Binding) deliver(l *NetBufferList, flags ReceiveFlags) {
 // blocks; a protocol may call it from inside its receive handler.
 func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
 	a := b.adapter
-	var back List
+	var head, tail *NetBufferList // back to the miniport, relinked only where needed
+	var n uint64
 	for x := l; x != nil; {
 		next := x.Next
 		if x.state != nblIndicated || x.rxBinding != b {
@@ -471,17 +489,25 @@ func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
 			continue
 		}
 		x.state, x.shared = nblIdle, false
-		back.Push(x)
+		switch {
+		case head == nil:
+			head = x
+		case tail.Next != x:
+			tail.Next = x
+		}
+		tail = x
+		n++
 		x = next
 	}
-	if back.Empty() {
+	if head == nil {
 		return
 	}
-	a.stats.rxReturned.Add(uint64(back.Len()))
+	tail.Next = nil
+	a.stats.rxReturned.Add(n)
 	if a.halted.Load() {
 		return // the miniport is gone; nothing to give them back to
 	}
-	a.mp.ReturnNetBufferLists(back.Take())
+	a.mp.ReturnNetBufferLists(head)
 	if g := a.gate.Load(); g&gateSendClosed != 0 && g&gateRecvClosed == 0 {
 		a.kick() // Pausing: the pause may wait for this return
 	}

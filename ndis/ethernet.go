@@ -30,26 +30,7 @@ type PacketFilter struct {
 //
 // An empty filter (Types 0) takes nothing.
 func (f *PacketFilter) Accepts(dst, station MacAddress) bool {
-	t := f.Types
-	switch {
-	case t == 0:
-		return false
-	case t&PacketTypePromiscuous != 0:
-		return true
-	case !dst.IsMulticast():
-		return t&PacketTypeDirected != 0 && (dst == station || station == MacAddress{})
-	case dst == BroadcastAddress:
-		return t&PacketTypeBroadcast != 0
-	case t&PacketTypeAllMulticast != 0:
-		return true
-	case t&PacketTypeMulticast != 0:
-		for _, m := range f.Multicast {
-			if m == dst {
-				return true
-			}
-		}
-	}
-	return false
+	return f.accepts(dst.bits(), station.bits())
 }
 
 // AcceptsFrame is Accepts for an Ethernet frame. A frame too short to
@@ -58,8 +39,48 @@ func (f *PacketFilter) AcceptsFrame(frame []byte, station MacAddress) bool {
 	if len(frame) < 6 {
 		return f.Types&PacketTypePromiscuous != 0
 	}
-	return f.Accepts(MacAddress(frame[:6]), station)
+	return f.accepts(frameDst(frame), station.bits())
 }
+
+// accepts is the rule on addresses as 48-bit words (see bits): the
+// receive path compares one word, not six bytes.
+func (f *PacketFilter) accepts(dst, station uint64) bool {
+	t := f.Types
+	switch {
+	case t == 0:
+		return false
+	case t&PacketTypePromiscuous != 0:
+		return true
+	case dst&1 == 0: // the group bit of the first byte: unicast
+		return t&PacketTypeDirected != 0 && (dst == station || station == 0)
+	case dst == broadcastBits:
+		return t&PacketTypeBroadcast != 0
+	case t&PacketTypeAllMulticast != 0:
+		return true
+	case t&PacketTypeMulticast != 0:
+		for i := range f.Multicast {
+			if f.Multicast[i].bits() == dst {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bits packs an address into the low 48 bits of a word, first byte lowest,
+// so the group bit of the address is bit 0.
+func (m MacAddress) bits() uint64 {
+	return uint64(m[0]) | uint64(m[1])<<8 | uint64(m[2])<<16 | uint64(m[3])<<24 | uint64(m[4])<<32 | uint64(m[5])<<40
+}
+
+// frameDst is the destination address of a frame of at least 6 bytes, as
+// bits packs it: one 32-bit and one 16-bit load.
+func frameDst(f []byte) uint64 {
+	_ = f[5]
+	return uint64(f[0]) | uint64(f[1])<<8 | uint64(f[2])<<16 | uint64(f[3])<<24 | uint64(f[4])<<32 | uint64(f[5])<<40
+}
+
+const broadcastBits = 1<<48 - 1
 
 // sameAs reports whether two filters take the same frames for certain: the
 // same bits and the same addresses, in any order.
