@@ -214,11 +214,9 @@ func (a *Adapter) submit(ctx context.Context, op *lifeOp) error {
 // completion call kicks the goroutine again.
 func (a *Adapter) run() {
 	defer close(a.done)
-	if a.rt.cfg.handlerTimeout > 0 {
-		a.wd.mu.Lock()
-		a.wd.goid = goroutineID() // for the watchdog's report of a stuck handler
-		a.wd.mu.Unlock()
-	}
+	a.wd.mu.Lock()
+	a.wd.goid = goroutineID() // for the watchdog's report and onWorkGoroutine
+	a.wd.mu.Unlock()
 	for range a.wake {
 		for a.step() {
 		}
@@ -749,7 +747,12 @@ func (a *Adapter) IndicateStatus(code Status, payload []byte) {
 			a.kick()
 		}
 	}
-	a.queueStatus(statusItem{code: code, payload: append([]byte(nil), payload...)})
+	// The bindings open now hear it; one bound later does not.
+	bound := *a.rx.bindings.Load()
+	if bound == nil {
+		bound = []*Binding{}
+	}
+	a.queueStatus(statusItem{code: code, payload: append([]byte(nil), payload...), bound: bound})
 }
 
 // Link returns the adapter's current link state: the general attributes'

@@ -149,8 +149,14 @@ func (p *cycleProto) Status(code ndis.Status, _ []byte) {
 
 // BenchmarkResetCycle measures RESET_START to RESET_END for a synchronous
 // reset that asks for addressing restore of a packet filter and a multicast
-// list, with two bindings bound.
+// list, with two bindings bound: back to back, and with every goroutine
+// parked between resets (20 µs of sleep between iterations).
 func BenchmarkResetCycle(b *testing.B) {
+	b.Run("back-to-back", func(b *testing.B) { benchResetCycle(b, 0) })
+	b.Run("parked", func(b *testing.B) { benchResetCycle(b, 20*time.Microsecond) })
+}
+
+func benchResetCycle(b *testing.B, pause time.Duration) {
 	mp := &cycleMiniport{}
 	rt := ndis.New(ndis.WithResetEscalation(ndis.Escalation{}))
 	if err := rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "c", Version: ndis.Version630,
@@ -189,6 +195,9 @@ func BenchmarkResetCycle(b *testing.B) {
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
+		if pause > 0 {
+			time.Sleep(pause)
+		}
 		a.ResetMiniport()
 		samples = append(samples, <-end)
 	}

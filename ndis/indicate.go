@@ -17,8 +17,9 @@ import "sync"
 type statusItem struct {
 	code    Status
 	payload []byte
-	// bound, for RESET_START and RESET_END, is the set of bindings told
-	// (R12); nil means every open binding at delivery.
+	// bound is the set of bindings to tell: those open when the miniport
+	// indicated, or for RESET_START and RESET_END those of the reset (R12).
+	// A binding closed meanwhile is skipped.
 	bound []*Binding
 	// after, if set, runs once the indication is delivered.
 	after func()
@@ -81,12 +82,9 @@ func (a *Adapter) drainStatus() {
 	}
 }
 
-// deliverStatus calls the Status handler of every binding in bound, or of
-// every open binding when bound is nil.
+// deliverStatus calls the Status handler of every binding in bound that is
+// still open.
 func (a *Adapter) deliverStatus(code Status, payload []byte, bound []*Binding) {
-	if bound == nil {
-		bound = *a.rx.bindings.Load()
-	}
 	for _, b := range bound {
 		if b.enter() {
 			b.protocol.Status(code, payload)

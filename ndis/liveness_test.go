@@ -550,3 +550,70 @@ func TestPauseWaitsForReceives(t *testing.T) {
 		t.Fatalf("pause: %v, state %s", err, a.State())
 	}
 }
+
+// linkOnRestart is the fake with the usual NDIS pattern: MiniportRestart
+// indicates the link state.
+type linkOnRestart struct {
+	*ndistest.Fake
+	a *ndis.Adapter
+}
+
+func (m *linkOnRestart) Restart() ndis.Status {
+	m.a.IndicateStatus(ndis.StatusLinkState, ndis.LinkState{MediaConnectState: ndis.MediaConnectStateConnected}.Marshal())
+	return m.Fake.Restart()
+}
+
+// TestBlockingOidInStatusHandlers: a protocol whose Status handler makes a
+// blocking OID request, for a link state indicated from MiniportRestart
+// and for RESET_END, gets its answer at once; nothing waits for its
+// context to end.
+func TestBlockingOidInStatusHandlers(t *testing.T) {
+	e := newEnv(t)
+	inner := e.fake.Driver("linky", ndis.Version630)
+	if err := e.rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "linky", Version: ndis.Version630,
+		Initialize: func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+			if _, err := inner.Initialize(a, p); err != nil {
+				return nil, err
+			}
+			return &linkOnRestart{Fake: e.fake, a: a}, nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rt.AddAdapter(e.ctx, "eth0", "linky", nil); err != nil {
+		t.Fatal(err)
+	}
+	answers := make(chan ndis.Status, 4)
+	e.rec.Setup = func(r *ndistest.Recorder) {
+		r.OnStatus = func(c ndis.Status, _ []byte) {
+			if c != ndis.StatusLinkState && c != ndis.StatusResetEnd {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			answers <- r.B.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentLookahead, Buffer: ndis.Ulong(128)})
+		}
+	}
+	e.bind("eth0")
+	// The link indication from MiniportRestart.
+	if err := e.rt.PauseAdapter(e.ctx, "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.RestartAdapter(e.ctx, "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, what := range []string{"link state from Restart", "RESET_END"} {
+		if what == "RESET_END" { // delivered on the work goroutine
+			if err := e.rt.ResetAdapter("eth0"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case s := <-answers:
+			if s != ndis.StatusSuccess {
+				t.Errorf("OID from the %s handler: %s", what, s)
+			}
+		case <-time.After(ndistest.WaitTimeout):
+			t.Fatalf("the OID from the %s handler never completed", what)
+		}
+	}
+}

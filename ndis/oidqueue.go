@@ -98,6 +98,9 @@ func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
 	if e == nil {
 		return s
 	}
+	if a := b.adapter; calledFromRuntime() && a.onWorkGoroutine() {
+		return a.serveInline(ctx, e)
+	}
 	select {
 	case <-e.done:
 	case <-ctx.Done():
@@ -107,6 +110,37 @@ func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
 		<-e.done
 	}
 	return e.status
+}
+
+// serveInline waits for a request made by a protocol handler that runs on
+// the adapter's own work goroutine (RESET_START, RESET_END, UnbindAdapter):
+// the goroutine that would serve the request is the one waiting, so it
+// serves the OID queue itself until the request is complete or ctx ends.
+// Nothing else of the adapter moves meanwhile, as with any handler that
+// waits.
+func (a *Adapter) serveInline(ctx context.Context, e *oidEntry) Status {
+	defer a.kick() // the outer loop may have missed a wake-up taken here
+	for {
+		select {
+		case <-e.done:
+			return e.status
+		default:
+		}
+		if a.stepOID() {
+			continue
+		}
+		select {
+		case <-e.done:
+			return e.status
+		case <-a.wake: // an OID completion, most likely
+		case <-ctx.Done():
+			if a.cancelOid(e) {
+				return StatusRequestAborted
+			}
+			<-e.done
+			return e.status
+		}
+	}
 }
 
 // CancelOidRequest is NdisCancelOidRequest: a request of the binding that

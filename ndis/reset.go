@@ -632,13 +632,21 @@ func (a *Adapter) endResetLocked() bool {
 	if escalate != "" {
 		a.events = append(a.events, Event{Kind: EventResetEscalated, Cause: cause, Status: status, Detail: escalate})
 	}
-	// RESET_END goes out from its own goroutine, so that a protocol may
-	// resume from its handler, OID requests included, while the work
-	// goroutine serves them; the next RESET_START waits for it (R12).
+	// RESET_END goes out from the work goroutine, as RESET_START does,
+	// unless indications are queued ahead of it; a protocol may resume
+	// from its handler, blocking OID requests included, which the work
+	// goroutine then serves inline (see serveInline). The next RESET_START
+	// waits for its delivery (R12).
 	a.rs.endPending = true
 	a.mu.Unlock()
 	a.flushEvents()
-	a.queueStatus(statusItem{code: StatusResetEnd, payload: Ulong(uint32(status)), bound: bound, after: a.resetEndDelivered})
+	payload := Ulong(uint32(status))
+	if a.statusIdle() {
+		a.deliverStatus(StatusResetEnd, payload, bound)
+		a.resetEndDelivered()
+	} else {
+		a.queueStatus(statusItem{code: StatusResetEnd, payload: payload, bound: bound, after: a.resetEndDelivered})
+	}
 	if escalate != "" {
 		a.enqueueFailure()
 	}

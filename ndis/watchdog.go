@@ -111,6 +111,16 @@ type adapterWatch struct {
 
 // enterMiniport records that the work goroutine calls a miniport handler;
 // leaveMiniport that it returned.
+// onWorkGoroutine reports whether the caller runs on the adapter's work
+// goroutine. It reads the goroutine's id from its stack: for the rare
+// blocking call from a handler, never the datapath.
+func (a *Adapter) onWorkGoroutine() bool {
+	a.wd.mu.Lock()
+	id := a.wd.goid
+	a.wd.mu.Unlock()
+	return id != 0 && goroutineID() == id
+}
+
 func (a *Adapter) enterMiniport(name string) {
 	w := &a.wd
 	now := wallClock.Now()
