@@ -3,6 +3,7 @@ package ndis_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -614,6 +615,87 @@ func TestBlockingOidInStatusHandlers(t *testing.T) {
 			}
 		case <-time.After(ndistest.WaitTimeout):
 			t.Fatalf("the OID from the %s handler never completed", what)
+		}
+	}
+}
+
+// lateCompletions counts completions that arrive after Close returned.
+type lateCompletions struct {
+	ndistest.Recorder
+	closed atomic.Bool
+	late   atomic.Int32
+}
+
+func (p *lateCompletions) SendNetBufferListsComplete(l *ndis.NetBufferList) {
+	// A send made after Close completes inline with StatusClosing; any
+	// other completion after Close returned is of a send that raced it.
+	for x := l; x != nil; x = x.Next {
+		if p.closed.Load() && x.Status != ndis.StatusClosing {
+			p.late.Add(1)
+		}
+	}
+}
+
+// TestCloseWaitsForConcurrentSends: Close returns only once every send
+// made concurrently with it has been completed; no completion arrives
+// after it returned.
+func TestCloseWaitsForConcurrentSends(t *testing.T) {
+	e := newEnv(t)
+	e.fake.HoldSends = true // completed later, by the "device" goroutine below
+	e.adapter("eth0")
+	device := make(chan struct{})
+	deviceDone := make(chan struct{})
+	go func() {
+		defer close(deviceDone)
+		for {
+			select {
+			case <-device:
+				e.fake.CompleteHeld(ndis.StatusSuccess)
+				return
+			default:
+			}
+			e.fake.CompleteHeld(ndis.StatusSuccess)
+			runtime.Gosched()
+		}
+	}()
+	defer func() { close(device); <-deviceDone }()
+	var proto *lateCompletions
+	if err := e.rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "late", BindAdapter: func(b *ndis.Binding) (ndis.Protocol, error) {
+		proto = &lateCompletions{}
+		return proto, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 50 {
+		b, err := e.rt.Bind(e.ctx, "late", "eth0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := proto
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					b.SendNetBufferLists(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "x")))
+				}
+			}()
+		}
+		if err := b.Close(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		p.closed.Store(true)
+		close(stop)
+		wg.Wait()
+		if n := p.late.Load(); n != 0 {
+			t.Fatalf("round %d: %d sends completed after Close returned", round, n)
 		}
 	}
 }
