@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -132,23 +134,54 @@ func writeDetails(row func(k string, v any), who string, ds []api.Detail) {
 	}
 }
 
-func newActionCommand(g *globals, action, short string) *cobra.Command {
+// act is what an action command asks the daemon; it returns the line to
+// print.
+type act func(ctx context.Context, cl *control.Client, name string) (string, error)
+
+// newActionCommand returns a command that acts on one adapter.
+func newActionCommand(g *globals, name, short string, do act) *cobra.Command {
 	return &cobra.Command{
-		Use:   action + " ADAPTER",
+		Use:   name + " ADAPTER",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
 			defer cancel()
-			a, err := control.NewClient(g.socket).Action(ctx, args[0], action)
+			line, err := do(ctx, control.NewClient(g.socket), args[0])
 			if err != nil {
 				return err
 			}
-			verb := map[string]string{"reset": "reset requested", "pause": "paused", "restart": "restarted"}[action]
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (state %s)\n", a.Name, verb, a.State)
+			fmt.Fprintln(cmd.OutOrStdout(), line)
 			return nil
 		},
 	}
+}
+
+// lifeAction is an act for an action that answers the adapter's status:
+// it says what was done, "sim1: paused (state Paused)".
+func lifeAction(action, done string) act {
+	return func(ctx context.Context, cl *control.Client, name string) (string, error) {
+		a, err := cl.Action(ctx, name, action)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: %s (state %s)", a.Name, done, a.State), nil
+	}
+}
+
+// resetAction asks for an operator reset and says what became of it:
+// "sim0: reset queued (state Running)", or, as the error, "sim0: dropped:
+// a reset is in progress".
+func resetAction(ctx context.Context, cl *control.Client, name string) (string, error) {
+	r, err := cl.Reset(ctx, name)
+	var ae *control.APIError
+	switch {
+	case errors.As(err, &ae) && ae.Code == http.StatusConflict:
+		return "", fmt.Errorf("%s: %w", name, err)
+	case err != nil:
+		return "", err
+	}
+	return fmt.Sprintf("%s: %s (state %s)", r.Name, r.Message, r.State), nil
 }
 
 func newEventsCommand(g *globals) *cobra.Command {

@@ -48,7 +48,7 @@ func TestUpDefault(t *testing.T) {
 	// An operator reset: RESET_START then RESET_END with a status and a
 	// duration, and the counters move.
 	before := d.adapter("sim0")
-	if out := d.must("reset", "sim0"); !strings.Contains(out, "sim0: reset requested") {
+	if out := d.must("reset", "sim0"); !strings.Contains(out, "sim0: reset queued (state Running)") {
 		t.Errorf("reset: %q", out)
 	}
 	var start, end *api.Event

@@ -71,10 +71,10 @@ the other commands talk to a running daemon over its control socket.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", control.DefaultSocket(), "control socket `PATH`")
-	root.AddCommand(newUpCommand(g), newStatusCommand(g), newActionCommand(g, "reset",
-		"Ask the adapter's driver for a reset (cause operator)"),
-		newActionCommand(g, "pause", "Pause the adapter; returns once it is Paused"),
-		newActionCommand(g, "restart", "Restart a paused adapter; returns once it is Running"),
+	root.AddCommand(newUpCommand(g), newStatusCommand(g),
+		newActionCommand(g, "reset", "Ask the adapter's driver for a reset (cause operator); says whether it was queued", resetAction),
+		newActionCommand(g, "pause", "Pause the adapter; returns once it is Paused", lifeAction("pause", "paused")),
+		newActionCommand(g, "restart", "Restart a paused adapter; returns once it is Running", lifeAction("restart", "restarted")),
 		newEventsCommand(g), newVersionCommand(g))
 	return root
 }

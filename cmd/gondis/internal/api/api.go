@@ -6,7 +6,9 @@
 //	GET  /v1/version                   Version
 //	GET  /v1/adapters                  []Adapter, sorted by name
 //	GET  /v1/adapters/{name}           Adapter; 404 for an unknown adapter
-//	POST /v1/adapters/{name}/reset     an operator reset (ndis.Runtime.ResetAdapter); 202
+//	POST /v1/adapters/{name}/reset     an operator reset (ndis.Runtime.RequestReset): ResetResult,
+//	                                   202 once queued or joined to a queued one; 409 when
+//	                                   dropped (a reset in progress, the operator limit)
 //	POST /v1/adapters/{name}/pause     returns once Paused; 200
 //	POST /v1/adapters/{name}/restart   returns once Running; 200
 //	GET  /v1/events[?follow=1]         Event per line (NDJSON): the recent history, then,
@@ -124,6 +126,14 @@ func (d Detail) Show() string {
 		return d.Text
 	}
 	return strconv.FormatFloat(d.Value, 'f', -1, 64)
+}
+
+// ResetResult answers an operator reset that was not dropped: what became
+// of it, beside the adapter's status (its fields inline).
+type ResetResult struct {
+	Outcome string `json:"outcome"` // queued, or coalesced: joined the reset queued already
+	Message string `json:"message"` // the outcome in words: "reset queued"
+	Adapter
 }
 
 // Resets count the reset requests of one cause.

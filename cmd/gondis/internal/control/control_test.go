@@ -122,7 +122,8 @@ func TestListenModes(t *testing.T) {
 
 // TestServer checks the API's answers to good and bad requests.
 func TestServer(t *testing.T) {
-	cfg, err := config.Parse("t.yaml", []byte("adapters:\n  - name: loop0\n    driver: loopback\n"), daemon.Known())
+	cfg, err := config.Parse("t.yaml", []byte("runtime:\n  operator_resets:\n    max: 1\n    window: 1h\n"+
+		"adapters:\n  - name: loop0\n    driver: loopback\n"), daemon.Known())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,8 @@ func TestServer(t *testing.T) {
 		{"POST", "/v1/adapters/loop0/reset", "not json", 400, `not a JSON object`},
 		{"POST", "/v1/adapters/loop0/reset", `{"force":true}`, 400, `takes no fields`},
 		{"POST", "/v1/adapters/loop0/reset", `{"x":"` + strings.Repeat("a", 8192) + `"}`, 413, `larger than the limit`},
-		{"POST", "/v1/adapters/loop0/reset", `{}`, 202, `"name":"loop0"`},
+		{"POST", "/v1/adapters/loop0/reset", `{}`, 202, `{"outcome":"queued","message":"reset queued","name":"loop0",`},
+		{"POST", "/v1/adapters/loop0/reset", ``, 409, `{"error":"dropped: rate limit (1 per 1h0m0s)"}`},
 		{"GET", "/v1/events?follow=maybe", "", 400, `want true or false`},
 		{"GET", "/v1/events", "", 200, `"kind":"state"`},
 		{"GET", "/v2/anything", "", 404, `no such endpoint`},

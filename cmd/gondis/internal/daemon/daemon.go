@@ -78,6 +78,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) *Daemon {
 	if r.ResetTimeoutTime > 0 {
 		ropts = append(ropts, ndis.WithResetTimeout(r.ResetTimeoutTime))
 	}
+	if l := r.OperatorResetLimit; l.Max > 0 {
+		ropts = append(ropts, ndis.WithOperatorResetLimit(l))
+	}
 	if e := r.Escalation; e != nil {
 		ropts = append(ropts, ndis.WithResetEscalation(ndis.Escalation{
 			MaxConsecutiveFailures: e.MaxConsecutiveFailures, MaxResets: e.MaxResets, Window: e.WindowTime}))
@@ -312,9 +315,33 @@ var (
 	ErrConflict       = errors.New("daemon: not possible in the adapter's state")
 )
 
-// Reset asks for an operator reset of the adapter (ndis.Runtime.ResetAdapter).
-// It returns once the request is queued, not when the reset is done.
-func (d *Daemon) Reset(name string) error { return mapErr(d.rt.ResetAdapter(name)) }
+// resetMessages say what became of an operator reset request, by outcome.
+var resetMessages = map[ndis.ResetOutcome]string{
+	ndis.ResetQueued:    "reset queued",
+	ndis.ResetCoalesced: "joined the reset already queued",
+}
+
+// Reset asks for an operator reset of the adapter (ndis.Runtime.RequestReset)
+// and says what became of the request, with the adapter's status. It
+// returns once the request is queued or has joined the reset queued
+// already, not when the reset is done. A dropped request is an ErrConflict
+// that says why: "dropped: a reset is in progress", "dropped: rate limit
+// (10 per 1m0s)".
+func (d *Daemon) Reset(name string) (api.ResetResult, error) {
+	o, err := d.rt.RequestReset(name)
+	switch {
+	case errors.Is(err, ndis.ErrResetInProgress):
+		return api.ResetResult{}, &conflict{msg: "dropped: a reset is in progress", err: err}
+	case errors.Is(err, ndis.ErrResetRateLimited):
+		l := d.cfg.Runtime.OperatorResetLimit
+		return api.ResetResult{}, &conflict{msg: fmt.Sprintf("dropped: rate limit (%d per %s)", l.Max, l.Window), err: err}
+	case err != nil:
+		return api.ResetResult{}, mapErr(err)
+	}
+	r := api.ResetResult{Outcome: o.String(), Message: resetMessages[o]}
+	r.Adapter, _ = d.Adapter(name)
+	return r, nil
+}
 
 // Pause pauses the adapter and returns once it is Paused.
 func (d *Daemon) Pause(ctx context.Context, name string) error {
@@ -336,3 +363,14 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// conflict is an ErrConflict that says what happened in words of its own,
+// for the operator who reads it; it unwraps to the runtime's error.
+type conflict struct {
+	msg string
+	err error
+}
+
+func (c *conflict) Error() string        { return c.msg }
+func (c *conflict) Is(target error) bool { return target == ErrConflict }
+func (c *conflict) Unwrap() error        { return c.err }
