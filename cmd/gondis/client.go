@@ -75,6 +75,9 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	row("adapter", a.Name)
 	row("driver", a.Driver)
 	row("state", a.State)
+	if a.FailureReason != "" {
+		row("failed", a.FailureReason)
+	}
 	row("mac", a.MAC)
 	row("link", a.Link)
 	protocols := make([]string, len(a.Bindings))
@@ -237,14 +240,16 @@ func formatEvent(e api.Event) string {
 		what = fmt.Sprintf("RESET_END status %s duration %v cause %s", e.Status, e.Duration, e.Cause)
 	case "reset-escalated":
 		what = fmt.Sprintf("reset escalated, status %s, cause %s", e.Status, e.Cause)
+	case "failed":
+		what, e.Detail = "FAILED: "+e.Detail, ""
 	case "link":
-		what = "link " + e.Detail
+		what, e.Detail = "link "+e.Detail, ""
 	case "violation":
-		what = "VERIFIER " + e.Detail
+		what, e.Detail = "VERIFIER "+e.Detail, ""
 	default:
 		what = e.Kind
 	}
-	if e.Detail != "" && e.Kind != "link" && e.Kind != "violation" {
+	if e.Detail != "" { // what has not said it
 		what += " (" + e.Detail + ")"
 	}
 	return fmt.Sprintf("%s %-8s %s", e.Time.Format("15:04:05.000000"), e.Adapter, what)

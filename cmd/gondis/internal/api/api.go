@@ -50,6 +50,11 @@ type Adapter struct {
 	Link     string    `json:"link"` // MediaConnectStateConnected ...
 	Bindings []Binding `json:"bindings"`
 
+	// FailureReason says why the adapter failed (the driver gave up on it,
+	// resets kept failing, a reset timed out): it stays listed, Halted,
+	// until initialized again. "" while it has not failed.
+	FailureReason string `json:"failure_reason"`
+
 	SentNBLs           uint64 `json:"sent_nbls"`
 	SentFrames         uint64 `json:"sent_frames"`
 	SentBytes          uint64 `json:"sent_bytes"`

@@ -3,7 +3,8 @@
 // the adapters, binds each binding with its parameters, keeps an event
 // history for the CLI, samples packet rates, reports every adapter's and
 // binding's status with their drivers' own details, and takes everything
-// down in order on Close.
+// down in order on Close. A failed adapter stays in every list, Halted,
+// with its reason.
 package daemon
 
 import (
@@ -90,10 +91,14 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) *Daemon {
 }
 
 func (d *Daemon) onEvent(ev ndis.Event) {
-	if ev.Kind == ndis.EventResetEnd {
+	switch ev.Kind {
+	case ndis.EventResetEnd:
 		d.mu.Lock()
 		d.lastEnd[ev.Adapter] = ev
 		d.mu.Unlock()
+	case ndis.EventFailed:
+		// The runtime halts it; it stays listed, Halted, with this reason.
+		d.log.Warn("adapter failed", slog.String("adapter", ev.Adapter), slog.String("reason", ev.Detail))
 	}
 	d.hist.add(ev)
 	if d.hook != nil {
@@ -204,7 +209,7 @@ func (d *Daemon) Hosted() [][2]string {
 }
 
 // Adapters returns the status of every adapter the runtime holds, sorted by
-// name.
+// name: failed ones too, with their reason.
 func (d *Daemon) Adapters() []api.Adapter {
 	as := d.rt.Adapters()
 	out := make([]api.Adapter, 0, len(as))
@@ -236,8 +241,8 @@ func (d *Daemon) Adapter(name string) (api.Adapter, bool) {
 func (d *Daemon) status(a *ndis.Adapter) api.Adapter {
 	st := a.Stats()
 	s := api.Adapter{
-		Name: a.Name(), Driver: a.Driver(), State: st.State.String(), MAC: a.MacAddress().String(),
-		Link:     a.Link().MediaConnectState.String(),
+		Name: a.Name(), Driver: a.Driver(), State: st.State.String(), FailureReason: a.FailureReason(),
+		MAC: a.MacAddress().String(), Link: a.Link().MediaConnectState.String(),
 		SentNBLs: st.SentNBLs, SentFrames: st.SentFrames, SentBytes: st.SentBytes,
 		SendCompleted: st.SendCompleted, SendFailed: st.SendFailed, SendRejected: st.SendRejected,
 		ReceivedNBLs: st.ReceivedNBLs, ReceivedFrames: st.ReceivedFrames, ReceivedBytes: st.ReceivedBytes,
@@ -336,7 +341,7 @@ func (d *Daemon) Reset(name string) (api.ResetResult, error) {
 		l := d.cfg.Runtime.OperatorResetLimit
 		return api.ResetResult{}, &conflict{msg: fmt.Sprintf("dropped: rate limit (%d per %s)", l.Max, l.Window), err: err}
 	case err != nil:
-		return api.ResetResult{}, mapErr(err)
+		return api.ResetResult{}, d.mapErr(name, err)
 	}
 	r := api.ResetResult{Outcome: o.String(), Message: resetMessages[o]}
 	r.Adapter, _ = d.Adapter(name)
@@ -345,20 +350,26 @@ func (d *Daemon) Reset(name string) (api.ResetResult, error) {
 
 // Pause pauses the adapter and returns once it is Paused.
 func (d *Daemon) Pause(ctx context.Context, name string) error {
-	return mapErr(d.rt.PauseAdapter(ctx, name))
+	return d.mapErr(name, d.rt.PauseAdapter(ctx, name))
 }
 
 // Restart restarts the adapter and returns once it is Running.
 func (d *Daemon) Restart(ctx context.Context, name string) error {
-	return mapErr(d.rt.RestartAdapter(ctx, name))
+	return d.mapErr(name, d.rt.RestartAdapter(ctx, name))
 }
 
-func mapErr(err error) error {
+// mapErr makes the runtime's error of an action on the named adapter one
+// of the daemon's: what the adapter's state forbids is an ErrConflict,
+// which, when the adapter has failed, says so and why.
+func (d *Daemon) mapErr(name string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, ndis.ErrUnknownAdapter):
 		return err
 	case errors.Is(err, ndis.ErrInvalidState), errors.Is(err, ndis.ErrAdapterHalted),
 		errors.Is(err, ndis.ErrResetUnsupported), errors.Is(err, ndis.ErrRuntimeClosed):
+		if a, ok := d.rt.Adapter(name); ok && a.FailureReason() != "" {
+			return &conflict{msg: fmt.Sprintf("adapter %q has failed: %s", name, a.FailureReason()), err: err}
+		}
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	return err

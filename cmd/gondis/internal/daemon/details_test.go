@@ -90,7 +90,7 @@ func startReporting(t *testing.T, nic *reportingNIC) *daemon.Daemon {
 	table.Miniports = append(table.Miniports, nic.driver(), ndistest.NewFake().Driver("quiet", ndis.Version630))
 	table.Protocols = append(table.Protocols, watcherDriver())
 	return startWith(t, table, "adapters:\n  - name: r0\n    driver: fakenic\n  - name: quiet0\n    driver: quiet\n"+
-		"bindings:\n  - protocol: watch\n    adapter: r0\n  - protocol: watch\n    adapter: quiet0\n")
+		"bindings:\n  - protocol: watch\n    adapter: r0\n  - protocol: watch\n    adapter: quiet0\n", nil)
 }
 
 // TestDetails: an adapter's status carries what its miniport reports, and

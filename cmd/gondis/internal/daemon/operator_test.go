@@ -4,24 +4,52 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
+	"github.com/gondis/gondis/cmd/gondis/internal/metrics"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
 
+// logBuffer collects a daemon's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startWith starts a daemon hosting the drivers of table with the
-// configuration yaml, and closes it when the test ends.
-func startWith(t *testing.T, table daemon.Drivers, yaml string) *daemon.Daemon {
+// configuration yaml, logging to log when it is not nil, and closes it
+// when the test ends.
+func startWith(t *testing.T, table daemon.Drivers, yaml string, log *logBuffer) *daemon.Daemon {
 	t.Helper()
 	cfg, err := config.Parse("t.yaml", []byte(yaml), table.Known())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := daemon.New(cfg, slog.New(slog.DiscardHandler), daemon.WithDrivers(table))
+	logger := slog.New(slog.DiscardHandler)
+	if log != nil {
+		logger = slog.New(slog.NewTextHandler(log, nil))
+	}
+	d := daemon.New(cfg, logger, daemon.WithDrivers(table))
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +87,7 @@ func TestResetOutcomes(t *testing.T) {
 	f.OnHang = busy.hold
 	f.OnReset = func() (bool, ndis.Status) { resetting.hold(); return false, ndis.StatusSuccess }
 	d := startWith(t, withMiniport(f.Driver("fake", ndis.Version630)),
-		"runtime:\n  check_for_hang: 1ms\n  operator_resets:\n    max: 4\n    window: 1h\nadapters:\n  - name: f0\n    driver: fake\n")
+		"runtime:\n  check_for_hang: 1ms\n  operator_resets:\n    max: 4\n    window: 1h\nadapters:\n  - name: f0\n    driver: fake\n", nil)
 
 	want := func(outcome, message string) {
 		t.Helper()
@@ -98,5 +126,71 @@ func TestResetOutcomes(t *testing.T) {
 	a, _ := d.Adapter("f0")
 	if r := a.Resets["operator"]; r.Requested != 5 || r.Coalesced != 1 || r.Dropped != 2 {
 		t.Errorf("operator resets %+v", r)
+	}
+}
+
+// fail makes the fake's adapter fail, as a driver that gives up on its
+// device does (NdisMRemoveMiniport), and waits until it is halted.
+func fail(f *ndistest.Fake) *ndis.Adapter {
+	var a *ndis.Adapter
+	f.Do(func(f *ndistest.Fake) { a = f.Adapter })
+	a.RemoveMiniport()
+	<-a.Done()
+	return a
+}
+
+const removed = "the miniport called NdisMRemoveMiniport"
+
+// TestFailedAdapterListed: a failed adapter stays in every list of the
+// daemon — status, the hosted adapters, the metrics — Halted, with its
+// reason; the failure is an event and a log line, and actions on it say it
+// has failed.
+func TestFailedAdapterListed(t *testing.T) {
+	f := ndistest.NewFake()
+	log := &logBuffer{}
+	d := startWith(t, withMiniport(f.Driver("fake", ndis.Version630)),
+		"adapters:\n  - name: f0\n    driver: fake\n  - name: l0\n    driver: loopback\n", log)
+	fail(f)
+
+	a, ok := d.Adapter("f0")
+	if !ok || a.State != "Halted" || a.FailureReason != removed {
+		t.Fatalf("f0 after failing: listed %v, %+v", ok, a)
+	}
+	if as := d.Adapters(); len(as) != 2 || as[0].Name != "f0" || as[0].FailureReason != removed || as[1].FailureReason != "" {
+		t.Errorf("adapters %+v", as)
+	}
+	if h := d.Hosted(); len(h) != 2 || h[0] != [2]string{"f0", "Halted"} || h[1] != [2]string{"l0", "Running"} {
+		t.Errorf("hosted %v", h)
+	}
+	if names := d.Names(); strings.Join(names, " ") != "f0 l0" {
+		t.Errorf("names %v", names)
+	}
+	ndistest.Eventually(t, func() bool {
+		for _, e := range d.Events() {
+			if e.Adapter == "f0" && e.Kind == "failed" && e.Detail == removed {
+				return true
+			}
+		}
+		return false
+	}, "a failed event")
+	if !strings.Contains(log.String(), `level=WARN msg="adapter failed" adapter=f0 reason="`+removed+`"`) {
+		t.Errorf("no failure logged:\n%s", log.String())
+	}
+
+	want := `adapter "f0" has failed: ` + removed
+	if _, err := d.Reset("f0"); !errors.Is(err, daemon.ErrConflict) || err.Error() != want {
+		t.Errorf("Reset(f0) = %v, want %q", err, want)
+	}
+	if err := d.Pause(context.Background(), "f0"); !errors.Is(err, daemon.ErrConflict) || err.Error() != want {
+		t.Errorf("Pause(f0) = %v, want %q", err, want)
+	}
+
+	rec := httptest.NewRecorder()
+	metrics.New(d).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`gondis_adapter_failed{adapter="f0",reason="` + removed + `"} 1`,
+		`gondis_adapter_failed{adapter="l0",reason=""} 0`, `gondis_adapter_state{adapter="f0",driver="fake",state="Halted"} 1`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
