@@ -80,11 +80,7 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	}
 	row("mac", a.MAC)
 	row("link", a.Link)
-	protocols := make([]string, len(a.Bindings))
-	for i, b := range a.Bindings {
-		protocols[i] = b.Protocol
-	}
-	row("bindings", strings.Join(protocols, ", "))
+	row("bindings", boundProtocols(a))
 	row("tx frames/s", fmt.Sprintf("%.0f", a.TxPerSecond))
 	row("rx frames/s", fmt.Sprintf("%.0f", a.RxPerSecond))
 	row("sent nbls / frames / bytes", fmt.Sprintf("%d / %d / %d", a.SentNBLs, a.SentFrames, a.SentBytes))
@@ -110,6 +106,15 @@ func writeDetail(w io.Writer, a api.Adapter) {
 			r.Requested, r.Coalesced, r.Dropped, r.Performed, r.Failed, r.LastDuration, r.MaxDuration))
 	}
 	tw.Flush()
+}
+
+// boundProtocols lists the protocols bound to the adapter: "echo, traffic".
+func boundProtocols(a api.Adapter) string {
+	protocols := make([]string, len(a.Bindings))
+	for i, b := range a.Bindings {
+		protocols[i] = b.Protocol
+	}
+	return strings.Join(protocols, ", ")
 }
 
 // writeDetails writes what one driver or protocol reports of itself, a row
@@ -170,6 +175,20 @@ func lifeAction(action, done string) act {
 		}
 		return fmt.Sprintf("%s: %s (state %s)", a.Name, done, a.State), nil
 	}
+}
+
+// reinitAction initializes a failed adapter again and says what is bound
+// to it again: "sim0: initialized again (state Running; bound: traffic)".
+func reinitAction(ctx context.Context, cl *control.Client, name string) (string, error) {
+	a, err := cl.Action(ctx, name, "initialize")
+	if err != nil {
+		return "", err
+	}
+	bound := "no bindings"
+	if len(a.Bindings) > 0 {
+		bound = "bound: " + boundProtocols(a)
+	}
+	return fmt.Sprintf("%s: initialized again (state %s; %s)", a.Name, a.State, bound), nil
 }
 
 // resetAction asks for an operator reset and says what became of it:
@@ -242,6 +261,8 @@ func formatEvent(e api.Event) string {
 		what = fmt.Sprintf("reset escalated, status %s, cause %s", e.Status, e.Cause)
 	case "failed":
 		what, e.Detail = "FAILED: "+e.Detail, ""
+	case api.KindReinitialized:
+		what = "initialized again by the operator"
 	case "link":
 		what, e.Detail = "link "+e.Detail, ""
 	case "violation":

@@ -21,6 +21,7 @@ func TestFormatEvent(t *testing.T) {
 		{api.Event{Time: at, Adapter: "a", Kind: "link", Detail: "Disconnected"}, "link Disconnected"},
 		{api.Event{Time: at, Adapter: "a", Kind: "violation", Detail: "SendDoubleComplete: x"}, "VERIFIER SendDoubleComplete: x"},
 		{api.Event{Time: at, Adapter: "sim0", Kind: "failed", Detail: "3 consecutive resets failed"}, "sim0     FAILED: 3 consecutive resets failed"},
+		{api.Event{Time: at, Adapter: "sim0", Kind: api.KindReinitialized, Detail: "bound: traffic"}, "sim0     initialized again by the operator (bound: traffic)"},
 	} {
 		if got := formatEvent(tc.e); !strings.Contains(got, tc.want) || tc.e.Detail != "" && strings.Count(got, tc.e.Detail) != 1 {
 			t.Errorf("formatEvent(%+v) = %q, want %q in it", tc.e, got, tc.want)
@@ -50,7 +51,7 @@ func TestWriteTableFailed(t *testing.T) {
 	writeTable(&b, as)
 	out := b.String()
 	for _, want := range []string{`(?m)^sim0\s+sim\s+Failed\s`, `(?m)^sim1\s+sim\s+Running\s`,
-		`(?m)^sim0 failed: the reset was not completed within 10s$`} {
+		`(?m)^sim0 failed: the reset was not completed within 10s \(gondis reinit sim0 initializes it again\)$`} {
 		if !regexp(want).MatchString(out) {
 			t.Errorf("table lacks %s:\n%s", want, out)
 		}

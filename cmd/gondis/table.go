@@ -71,9 +71,9 @@ func writeTable(w io.Writer, as []api.Adapter) {
 	}
 }
 
-// failedLine says why an adapter failed.
+// failedLine says why an adapter failed, and what brings it back.
 func failedLine(a api.Adapter) string {
-	return fmt.Sprintf("%s failed: %s", a.Name, a.FailureReason)
+	return fmt.Sprintf("%s failed: %s (gondis reinit %s initializes it again)", a.Name, a.FailureReason, a.Name)
 }
 
 func shortStatus(s string) string { return strings.TrimPrefix(s, "NDIS_STATUS_") }

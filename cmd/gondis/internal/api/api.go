@@ -11,6 +11,10 @@
 //	                                   dropped (a reset in progress, the operator limit)
 //	POST /v1/adapters/{name}/pause     returns once Paused; 200
 //	POST /v1/adapters/{name}/restart   returns once Running; 200
+//	POST /v1/adapters/{name}/initialize  a failed adapter initialized again
+//	                                   (ndis.Runtime.ReinitializeAdapter) and the configuration's
+//	                                   bindings opened to it again; 200 once Running and bound;
+//	                                   409 when it has not failed
 //	GET  /v1/events[?follow=1]         Event per line (NDJSON): the recent history, then,
 //	                                   with follow, new events until the client goes
 //
@@ -161,12 +165,17 @@ func (a *Adapter) TotalResets() uint64 {
 	return n
 }
 
-// Event is one adapter event (ndis.Event), numbered.
+// KindReinitialized is the kind of the daemon's own event for an adapter an
+// operator initialized again; its Detail names the bindings opened again.
+// Every other kind is an ndis.EventKind's name.
+const KindReinitialized = "reinitialized"
+
+// Event is one adapter event (ndis.Event, or the daemon's own), numbered.
 type Event struct {
 	Seq      uint64        `json:"seq"`
 	Time     time.Time     `json:"time"`
 	Adapter  string        `json:"adapter"`
-	Kind     string        `json:"kind"`            // state, link, reset-requested, reset-start, reset-end ...
+	Kind     string        `json:"kind"`            // state, link, reset-requested, reset-start, reset-end, failed, reinitialized ...
 	State    string        `json:"state,omitempty"` // for state
 	Cause    string        `json:"cause,omitempty"` // for reset-*
 	Status   string        `json:"status,omitempty"`

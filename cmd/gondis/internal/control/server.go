@@ -24,7 +24,8 @@ import (
 // Version is the program's version, set by the main package.
 var Version = "dev"
 
-// actionTimeout bounds a pause or restart requested over the API.
+// actionTimeout bounds a pause, restart or initialization requested over
+// the API.
 const actionTimeout = 30 * time.Second
 
 // Server serves the control API for one daemon.
@@ -118,8 +119,10 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		err = s.d.Pause(ctx, name)
 	case "restart":
 		err = s.d.Restart(ctx, name)
+	case "initialize":
+		err = s.d.Reinitialize(ctx, name)
 	default:
-		writeError(w, http.StatusNotFound, "unknown action "+quote(action)+": want reset, pause or restart")
+		writeError(w, http.StatusNotFound, "unknown action "+quote(action)+": want reset, pause, restart or initialize")
 		return
 	}
 	switch {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +39,7 @@ type Daemon struct {
 	mu       sync.Mutex
 	adapters []*ndis.Adapter       // in configuration order, halted ones too
 	rates    map[string][2]float64 // frames per second, tx and rx
-	prev     map[string][2]uint64  // frames at the last sample
+	prev     map[string]tick       // frames at the last sample
 	prevAt   time.Time             // when
 	lastEnd  map[string]ndis.Event // the last RESET_END per adapter
 	closed   bool                  // Close has begun
@@ -62,7 +63,7 @@ func WithDrivers(t Drivers) Option { return func(d *Daemon) { d.drivers = t } }
 // the Known of its drivers; Start starts it.
 func New(cfg *config.Config, log *slog.Logger, opts ...Option) *Daemon {
 	d := &Daemon{cfg: cfg, log: log, drivers: Builtin(), hist: newHistory(),
-		rates: make(map[string][2]float64), prev: make(map[string][2]uint64),
+		rates: make(map[string][2]float64), prev: make(map[string]tick),
 		lastEnd: make(map[string]ndis.Event), stop: make(chan struct{})}
 	for _, o := range opts {
 		o(d)
@@ -96,6 +97,12 @@ func (d *Daemon) onEvent(ev ndis.Event) {
 		d.mu.Lock()
 		d.lastEnd[ev.Adapter] = ev
 		d.mu.Unlock()
+	case ndis.EventState:
+		if ev.State == ndis.AdapterInitializing { // a new adapter under the name: no reset yet
+			d.mu.Lock()
+			delete(d.lastEnd, ev.Adapter)
+			d.mu.Unlock()
+		}
 	case ndis.EventFailed:
 		// The runtime halts it; it stays listed, Halted, with this reason.
 		d.log.Warn("adapter failed", slog.String("adapter", ev.Adapter), slog.String("reason", ev.Detail))
@@ -134,19 +141,29 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		d.log.Info("adapter up", slog.String("adapter", a.Name()), slog.String("driver", a.Driver()),
 			slog.String("mac", a.MacAddress().String()))
 	}
-	for i, bc := range d.cfg.Bindings {
-		if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter, ndis.BindParams(bc.StringParams)); err != nil {
-			return d.startError(fmt.Sprintf("$.bindings[%d]", i), fmt.Sprintf("binding of %q to %q", bc.Protocol, bc.Adapter), err)
+	for i := range d.cfg.Bindings {
+		if err := d.bind(ctx, i); err != nil {
+			return err
 		}
-		d.log.Info("bound", slog.String("protocol", bc.Protocol), slog.String("adapter", bc.Adapter))
 	}
 	d.sampling.Add(1)
 	go d.sample()
 	return nil
 }
 
-// StartError is Start's error for an adapter or binding that failed: the
-// driver refused its parameters, say, which config.Parse could not tell.
+// bind opens the configuration's binding i, with its parameters.
+func (d *Daemon) bind(ctx context.Context, i int) error {
+	bc := d.cfg.Bindings[i]
+	if _, err := d.rt.Bind(ctx, bc.Protocol, bc.Adapter, ndis.BindParams(bc.StringParams)); err != nil {
+		return d.startError(fmt.Sprintf("$.bindings[%d]", i), fmt.Sprintf("binding of %q to %q", bc.Protocol, bc.Adapter), err)
+	}
+	d.log.Info("bound", slog.String("protocol", bc.Protocol), slog.String("adapter", bc.Adapter))
+	return nil
+}
+
+// StartError is Start's error for an adapter or binding that failed, and
+// Reinitialize's for a binding: the driver refused its parameters, say,
+// which config.Parse could not tell.
 // Where is "FILE:LINE" of the configuration that it blames: the
 // parameter's own key for an *ndis.ParamError, else the entry.
 type StartError struct {
@@ -280,6 +297,14 @@ func details(ds []ndis.Detail) []api.Detail {
 	return out
 }
 
+// tick is one adapter's frame counters at a sampling tick, tx and rx.
+// The adapter tells a new adapter under the same name (initialized again),
+// whose counters start again from zero, from the one sampled before.
+type tick struct {
+	a      *ndis.Adapter
+	frames [2]uint64
+}
+
 // sample computes the per-second frame rates every SampleInterval.
 func (d *Daemon) sample() {
 	defer d.sampling.Done()
@@ -292,19 +317,29 @@ func (d *Daemon) sample() {
 		case now := <-t.C:
 			as := d.rt.Adapters()
 			d.mu.Lock()
-			dt := now.Sub(d.prevAt).Seconds()
 			for _, a := range as {
 				st := a.Stats()
-				cur := [2]uint64{st.SentFrames, st.ReceivedFrames}
-				if p, ok := d.prev[a.Name()]; ok && !d.prevAt.IsZero() && dt > 0 {
-					d.rates[a.Name()] = [2]float64{float64(cur[0]-p[0]) / dt, float64(cur[1]-p[1]) / dt}
-				}
-				d.prev[a.Name()] = cur
+				d.measure(now, tick{a, [2]uint64{st.SentFrames, st.ReceivedFrames}})
 			}
 			d.prevAt = now
 			d.mu.Unlock()
 		}
 	}
+}
+
+// measure sets an adapter's rates from its last sample and cur, taken at
+// now, and keeps cur. The first sample of an adapter has no rates. Called
+// with d.mu held.
+func (d *Daemon) measure(now time.Time, cur tick) {
+	name := cur.a.Name()
+	var r [2]float64
+	if p, ok := d.prev[name]; ok && p.a == cur.a && !d.prevAt.IsZero() {
+		if dt := now.Sub(d.prevAt).Seconds(); dt > 0 {
+			r = [2]float64{float64(cur.frames[0]-p.frames[0]) / dt, float64(cur.frames[1]-p.frames[1]) / dt}
+		}
+	}
+	d.rates[name] = r
+	d.prev[name] = cur
 }
 
 // Events returns the recent history, oldest first.
@@ -346,6 +381,75 @@ func (d *Daemon) Reset(name string) (api.ResetResult, error) {
 	r := api.ResetResult{Outcome: o.String(), Message: resetMessages[o]}
 	r.Adapter, _ = d.Adapter(name)
 	return r, nil
+}
+
+// ErrRebind is Reinitialize's error when the adapter is Running again but
+// a binding of the configuration could not be opened to it again.
+var ErrRebind = errors.New("daemon: the adapter is running again, but not all of its bindings")
+
+// Reinitialize initializes a failed adapter again, as an operator does
+// after fixing what failed it (ndis.Runtime.ReinitializeAdapter: a new
+// adapter of the same driver and parameters), then opens the
+// configuration's bindings to it again, each with its parameters, in
+// configuration order. It returns once the adapter is Running and bound.
+// An adapter that has not failed is an ErrConflict; a binding that cannot
+// be opened again is an ErrRebind, the adapter running without it. It is
+// logged and recorded as a "reinitialized" event.
+func (d *Daemon) Reinitialize(ctx context.Context, name string) error {
+	_, err := d.rt.ReinitializeAdapter(ctx, name)
+	d.relist(name)
+	switch {
+	case errors.Is(err, ndis.ErrInvalidState):
+		state := "gone"
+		if a, ok := d.rt.Adapter(name); ok {
+			state = a.State().String()
+		}
+		return &conflict{msg: fmt.Sprintf("adapter %q has not failed (state %s): nothing to initialize again", name, state), err: err}
+	case err != nil:
+		return d.mapErr(name, err)
+	}
+	var bound []string
+	var errs []error
+	for i, bc := range d.cfg.Bindings {
+		if bc.Adapter != name {
+			continue
+		}
+		if err := d.bind(ctx, i); err != nil {
+			d.log.Warn("binding not opened again", slog.String("protocol", bc.Protocol), slog.String("adapter", name), slog.Any("err", err))
+			errs = append(errs, err)
+			continue
+		}
+		bound = append(bound, bc.Protocol)
+	}
+	detail := "bound: " + strings.Join(bound, ", ")
+	if len(bound) == 0 {
+		detail = "no bindings"
+	}
+	if len(errs) > 0 {
+		detail += fmt.Sprintf("; %d not opened again", len(errs))
+	}
+	d.log.Info("adapter initialized again", slog.String("adapter", name), slog.Any("bindings", bound))
+	d.hist.record(api.Event{Time: time.Now(), Adapter: name, Kind: api.KindReinitialized, Detail: detail})
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrRebind, errors.Join(errs...))
+	}
+	return nil
+}
+
+// relist points the daemon's own list of the adapters it added at the one
+// the runtime holds under name now: a new one once initialized again.
+func (d *Daemon) relist(name string) {
+	a, ok := d.rt.Adapter(name)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, h := range d.adapters {
+		if h.Name() == name {
+			d.adapters[i] = a
+		}
+	}
 }
 
 // Pause pauses the adapter and returns once it is Paused.

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
 	"github.com/gondis/gondis/cmd/gondis/internal/metrics"
@@ -192,5 +193,108 @@ func TestFailedAdapterListed(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// flakyProtocol is a recording protocol driver named "flaky" whose
+// BindAdapter fails while refuse is set.
+func flakyProtocol(refuse *atomic.Bool) ndis.ProtocolDriver {
+	d := ndistest.NewRecorderDriver("flaky").Driver()
+	bind := d.BindAdapter
+	d.BindAdapter = func(b *ndis.Binding) (ndis.Protocol, error) {
+		if refuse.Load() {
+			return nil, ndis.StatusResources
+		}
+		return bind(b)
+	}
+	return d
+}
+
+// TestReinitialize: an operator initializes a failed adapter again without
+// restarting the daemon: a new adapter, Running, with the configuration's
+// bindings and their parameters, in every list in place of the failed one;
+// an event and a log line say so. An adapter that has not failed is a
+// conflict; a binding that cannot be opened again is an ErrRebind.
+func TestReinitialize(t *testing.T) {
+	f := ndistest.NewFake()
+	p := newParamsProtocol()
+	var refuse atomic.Bool
+	table := withMiniport(f.Driver("fake", ndis.Version630))
+	table.Protocols = append(table.Protocols, p.driver(), flakyProtocol(&refuse))
+	log := &logBuffer{}
+	d := startWith(t, table, "adapters:\n  - name: f0\n    driver: fake\n  - name: l0\n    driver: loopback\n"+
+		"bindings:\n  - protocol: params\n    adapter: f0\n    params:\n      window: 8\n  - protocol: params\n    adapter: l0\n"+
+		"  - protocol: flaky\n    adapter: f0\n", log)
+	ctx := context.Background()
+
+	if err := d.Reinitialize(ctx, "f0"); !errors.Is(err, daemon.ErrConflict) ||
+		err.Error() != `adapter "f0" has not failed (state Running): nothing to initialize again` {
+		t.Errorf("Reinitialize(running f0) = %v", err)
+	}
+	if err := d.Reinitialize(ctx, "nope"); !errors.Is(err, daemon.ErrUnknownAdapter) {
+		t.Errorf("Reinitialize(nope) = %v", err)
+	}
+	if _, err := d.Reset("f0"); err != nil {
+		t.Fatal(err)
+	}
+	ndistest.Eventually(t, func() bool { a, _ := d.Adapter("f0"); return a.LastResetStatus != "" }, "the reset to end")
+
+	old := fail(f)
+	p.mu.Lock()
+	clear(p.got)
+	p.mu.Unlock()
+	if err := d.Reinitialize(ctx, "f0"); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := d.Adapter("f0")
+	if a.State != "Running" || a.FailureReason != "" || a.LastResetStatus != "" || a.Resets["operator"].Performed != 0 {
+		t.Errorf("f0 initialized again: %+v", a)
+	}
+	var protocols []string
+	for _, b := range a.Bindings {
+		protocols = append(protocols, b.Protocol)
+	}
+	if strings.Join(protocols, " ") != "params flaky" {
+		t.Errorf("f0 bound to %v, want params and flaky", protocols)
+	}
+	p.mu.Lock()
+	if got := p.got; len(got) != 1 || len(got["f0"]) != 1 || got["f0"]["window"] != "8" {
+		t.Errorf("bound again with %v, want f0's own parameters only", got)
+	}
+	p.mu.Unlock()
+	if h := d.Hosted(); h[0] != [2]string{"f0", "Running"} {
+		t.Errorf("hosted %v", h)
+	}
+	if now, _ := d.Runtime().Adapter("f0"); now == old || old.State() != ndis.AdapterHalted {
+		t.Errorf("the runtime holds the failed adapter still")
+	}
+	var ev api.Event
+	for _, e := range d.Events() {
+		if e.Kind == api.KindReinitialized {
+			ev = e
+		}
+	}
+	if ev.Adapter != "f0" || ev.Detail != "bound: params, flaky" || ev.Time.IsZero() || ev.Seq == 0 {
+		t.Errorf("reinitialized event %+v", ev)
+	}
+	if !strings.Contains(log.String(), `msg="adapter initialized again" adapter=f0 bindings="[params flaky]"`) {
+		t.Errorf("not logged:\n%s", log.String())
+	}
+	if _, err := d.Reset("f0"); err != nil {
+		t.Errorf("resetting f0 after: %v", err)
+	}
+
+	// A binding that cannot be opened again.
+	refuse.Store(true)
+	fail(f)
+	err := d.Reinitialize(ctx, "f0")
+	if !errors.Is(err, daemon.ErrRebind) || !errors.Is(err, ndis.StatusResources) || !strings.Contains(err.Error(), `t.yaml:13: `) {
+		t.Errorf("Reinitialize with a refusing protocol = %v", err)
+	}
+	if a, _ := d.Adapter("f0"); a.State != "Running" || len(a.Bindings) != 1 || a.Bindings[0].Protocol != "params" {
+		t.Errorf("f0 after a binding failed: %s, %+v", a.State, a.Bindings)
+	}
+	if !strings.Contains(log.String(), `level=WARN msg="binding not opened again" protocol=flaky adapter=f0`) {
+		t.Errorf("the binding's failure is not logged:\n%s", log.String())
 	}
 }
