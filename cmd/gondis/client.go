@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -73,13 +75,12 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	row("adapter", a.Name)
 	row("driver", a.Driver)
 	row("state", a.State)
+	if a.FailureReason != "" {
+		row("failed", a.FailureReason)
+	}
 	row("mac", a.MAC)
 	row("link", a.Link)
-	protocols := make([]string, len(a.Bindings))
-	for i, b := range a.Bindings {
-		protocols[i] = b.Protocol
-	}
-	row("bindings", strings.Join(protocols, ", "))
+	row("bindings", boundProtocols(a))
 	row("tx frames/s", fmt.Sprintf("%.0f", a.TxPerSecond))
 	row("rx frames/s", fmt.Sprintf("%.0f", a.RxPerSecond))
 	row("sent nbls / frames / bytes", fmt.Sprintf("%d / %d / %d", a.SentNBLs, a.SentFrames, a.SentBytes))
@@ -107,6 +108,15 @@ func writeDetail(w io.Writer, a api.Adapter) {
 	tw.Flush()
 }
 
+// boundProtocols lists the protocols bound to the adapter: "echo, traffic".
+func boundProtocols(a api.Adapter) string {
+	protocols := make([]string, len(a.Bindings))
+	for i, b := range a.Bindings {
+		protocols[i] = b.Protocol
+	}
+	return strings.Join(protocols, ", ")
+}
+
 // writeDetails writes what one driver or protocol reports of itself, a row
 // a name, each row prefixed with whose it is: "tap rcv_ok". The values of
 // a name told apart by labels share its row: `queue="0": 4, queue="1": 6`.
@@ -132,23 +142,68 @@ func writeDetails(row func(k string, v any), who string, ds []api.Detail) {
 	}
 }
 
-func newActionCommand(g *globals, action, short string) *cobra.Command {
+// act is what an action command asks the daemon; it returns the line to
+// print.
+type act func(ctx context.Context, cl *control.Client, name string) (string, error)
+
+// newActionCommand returns a command that acts on one adapter.
+func newActionCommand(g *globals, name, short string, do act) *cobra.Command {
 	return &cobra.Command{
-		Use:   action + " ADAPTER",
+		Use:   name + " ADAPTER",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
 			defer cancel()
-			a, err := control.NewClient(g.socket).Action(ctx, args[0], action)
+			line, err := do(ctx, control.NewClient(g.socket), args[0])
 			if err != nil {
 				return err
 			}
-			verb := map[string]string{"reset": "reset requested", "pause": "paused", "restart": "restarted"}[action]
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (state %s)\n", a.Name, verb, a.State)
+			fmt.Fprintln(cmd.OutOrStdout(), line)
 			return nil
 		},
 	}
+}
+
+// lifeAction is an act for an action that answers the adapter's status:
+// it says what was done, "sim1: paused (state Paused)".
+func lifeAction(action, done string) act {
+	return func(ctx context.Context, cl *control.Client, name string) (string, error) {
+		a, err := cl.Action(ctx, name, action)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: %s (state %s)", a.Name, done, a.State), nil
+	}
+}
+
+// reinitAction initializes a failed adapter again and says what is bound
+// to it again: "sim0: initialized again (state Running; bound: traffic)".
+func reinitAction(ctx context.Context, cl *control.Client, name string) (string, error) {
+	a, err := cl.Action(ctx, name, "initialize")
+	if err != nil {
+		return "", err
+	}
+	bound := "no bindings"
+	if len(a.Bindings) > 0 {
+		bound = "bound: " + boundProtocols(a)
+	}
+	return fmt.Sprintf("%s: initialized again (state %s; %s)", a.Name, a.State, bound), nil
+}
+
+// resetAction asks for an operator reset and says what became of it:
+// "sim0: reset queued (state Running)", or, as the error, "sim0: dropped:
+// a reset is in progress".
+func resetAction(ctx context.Context, cl *control.Client, name string) (string, error) {
+	r, err := cl.Reset(ctx, name)
+	var ae *control.APIError
+	switch {
+	case errors.As(err, &ae) && ae.Code == http.StatusConflict:
+		return "", fmt.Errorf("%s: %w", name, err)
+	case err != nil:
+		return "", err
+	}
+	return fmt.Sprintf("%s: %s (state %s)", r.Name, r.Message, r.State), nil
 }
 
 func newEventsCommand(g *globals) *cobra.Command {
@@ -204,14 +259,18 @@ func formatEvent(e api.Event) string {
 		what = fmt.Sprintf("RESET_END status %s duration %v cause %s", e.Status, e.Duration, e.Cause)
 	case "reset-escalated":
 		what = fmt.Sprintf("reset escalated, status %s, cause %s", e.Status, e.Cause)
+	case "failed":
+		what, e.Detail = "FAILED: "+e.Detail, ""
+	case api.KindReinitialized:
+		what = "initialized again by the operator"
 	case "link":
-		what = "link " + e.Detail
+		what, e.Detail = "link "+e.Detail, ""
 	case "violation":
-		what = "VERIFIER " + e.Detail
+		what, e.Detail = "VERIFIER "+e.Detail, ""
 	default:
 		what = e.Kind
 	}
-	if e.Detail != "" && e.Kind != "link" && e.Kind != "violation" {
+	if e.Detail != "" { // what has not said it
 		what += " (" + e.Detail + ")"
 	}
 	return fmt.Sprintf("%s %-8s %s", e.Time.Format("15:04:05.000000"), e.Adapter, what)

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +46,7 @@ func TestUpDefault(t *testing.T) {
 	// An operator reset: RESET_START then RESET_END with a status and a
 	// duration, and the counters move.
 	before := d.adapter("sim0")
-	if out := d.must("reset", "sim0"); !strings.Contains(out, "sim0: reset requested") {
+	if out := d.must("reset", "sim0"); !strings.Contains(out, "sim0: reset queued (state Running)") {
 		t.Errorf("reset: %q", out)
 	}
 	var start, end *api.Event
@@ -176,24 +174,11 @@ func TestEventsFollow(t *testing.T) {
 // TestMetrics: with --metrics the daemon serves the adapters' counters.
 func TestMetrics(t *testing.T) {
 	d := startDaemon(t, "--metrics", "127.0.0.1:0")
-	var url string
-	eventually(t, "the metrics address in the log", func() bool {
-		m := metricsAddr.FindStringSubmatch(d.stderr.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	})
+	url := d.metricsURL()
 	d.must("reset", "sim1")
 	var body string
 	eventually(t, "metrics with traffic and a reset", func() bool {
-		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
+		body = scrape(url)
 		return regexp(`gondis_adapter_packets_total\{adapter="sim0",direction="tx"\} [1-9]`).MatchString(body) &&
 			regexp(`gondis_adapter_resets_total\{adapter="sim1",cause="operator"\} 1`).MatchString(body) &&
 			regexp(`gondis_reset_duration_seconds_count\{adapter="sim1",cause="operator"\} 1`).MatchString(body)

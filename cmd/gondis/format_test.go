@@ -20,8 +20,10 @@ func TestFormatEvent(t *testing.T) {
 		{api.Event{Time: at, Adapter: "a", Kind: "state", State: "Paused", Detail: "Pausing -> Paused"}, "state Paused (Pausing -> Paused)"},
 		{api.Event{Time: at, Adapter: "a", Kind: "link", Detail: "Disconnected"}, "link Disconnected"},
 		{api.Event{Time: at, Adapter: "a", Kind: "violation", Detail: "SendDoubleComplete: x"}, "VERIFIER SendDoubleComplete: x"},
+		{api.Event{Time: at, Adapter: "sim0", Kind: "failed", Detail: "3 consecutive resets failed"}, "sim0     FAILED: 3 consecutive resets failed"},
+		{api.Event{Time: at, Adapter: "sim0", Kind: api.KindReinitialized, Detail: "bound: traffic"}, "sim0     initialized again by the operator (bound: traffic)"},
 	} {
-		if got := formatEvent(tc.e); !strings.Contains(got, tc.want) {
+		if got := formatEvent(tc.e); !strings.Contains(got, tc.want) || tc.e.Detail != "" && strings.Count(got, tc.e.Detail) != 1 {
 			t.Errorf("formatEvent(%+v) = %q, want %q in it", tc.e, got, tc.want)
 		}
 	}
@@ -37,6 +39,35 @@ func TestWriteTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestWriteTableFailed: a failed adapter's state is Failed, and a line
+// under the table says why; the detail view has the reason too.
+func TestWriteTableFailed(t *testing.T) {
+	as := []api.Adapter{{Name: "sim0", Driver: "sim", State: "Halted", FailureReason: "the reset was not completed within 10s"},
+		{Name: "sim1", Driver: "sim", State: "Running"}}
+	var b strings.Builder
+	writeTable(&b, as)
+	out := b.String()
+	for _, want := range []string{`(?m)^sim0\s+sim\s+Failed\s`, `(?m)^sim1\s+sim\s+Running\s`,
+		`(?m)^sim0 failed: the reset was not completed within 10s \(gondis reinit sim0 initializes it again\)$`} {
+		if !regexp(want).MatchString(out) {
+			t.Errorf("table lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sim1 failed") {
+		t.Errorf("a running adapter is said to have failed:\n%s", out)
+	}
+	b.Reset()
+	writeDetail(&b, as[0])
+	if !regexp(`(?m)^state\s+Halted\n^failed\s+the reset was not completed within 10s$`).MatchString(b.String()) {
+		t.Errorf("detail lacks the reason:\n%s", b.String())
+	}
+	b.Reset()
+	writeDetail(&b, as[1])
+	if regexp(`(?m)^failed\s`).MatchString(b.String()) {
+		t.Errorf("a running adapter's detail has a failure:\n%s", b.String())
 	}
 }
 

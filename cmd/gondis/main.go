@@ -6,8 +6,13 @@
 //	gondis reset ADAPTER
 //	gondis pause ADAPTER
 //	gondis restart ADAPTER
+//	gondis reinit ADAPTER
 //	gondis events [--follow] [--json]
 //	gondis version
+//
+// A failed adapter (its driver gave up on it, its resets kept failing) stays
+// listed, Halted, with the reason; `reinit` initializes it again, with the
+// configuration's parameters and bindings, without restarting the daemon.
 //
 // `up` runs in the foreground until SIGINT or SIGTERM, then takes every
 // adapter down (pause, halt) within a deadline. Without --config it runs an
@@ -71,10 +76,11 @@ the other commands talk to a running daemon over its control socket.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", control.DefaultSocket(), "control socket `PATH`")
-	root.AddCommand(newUpCommand(g), newStatusCommand(g), newActionCommand(g, "reset",
-		"Ask the adapter's driver for a reset (cause operator)"),
-		newActionCommand(g, "pause", "Pause the adapter; returns once it is Paused"),
-		newActionCommand(g, "restart", "Restart a paused adapter; returns once it is Running"),
+	root.AddCommand(newUpCommand(g), newStatusCommand(g),
+		newActionCommand(g, "reset", "Ask the adapter's driver for a reset (cause operator); says whether it was queued", resetAction),
+		newActionCommand(g, "pause", "Pause the adapter; returns once it is Paused", lifeAction("pause", "paused")),
+		newActionCommand(g, "restart", "Restart a paused adapter; returns once it is Running", lifeAction("restart", "restarted")),
+		newActionCommand(g, "reinit", "Initialize a failed adapter again and bind its configured protocols again; returns once Running", reinitAction),
 		newEventsCommand(g), newVersionCommand(g))
 	return root
 }

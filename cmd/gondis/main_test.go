@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,3 +217,29 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 var metricsAddr = regexp(`msg=metrics addr=(http://\S+/metrics)`)
+
+// metricsURL waits for the daemon to log where it serves its metrics, and
+// returns that URL.
+func (d *daemonProc) metricsURL() string {
+	d.t.Helper()
+	var url string
+	eventually(d.t, "the metrics address in the log", func() bool {
+		m := metricsAddr.FindStringSubmatch(d.stderr.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	return url
+}
+
+// scrape returns the metrics served at url, or "" when they cannot be read.
+func scrape(url string) string {
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

@@ -42,20 +42,38 @@ func runTable(ctx context.Context, w io.Writer, d *daemon.Daemon, socket string)
 }
 
 // writeTable writes the adapter table: the `status` listing and the live
-// table alike.
+// table alike. A failed adapter's state is "Failed"; under the table, a
+// line for each says why.
 func writeTable(w io.Writer, as []api.Adapter) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADAPTER\tDRIVER\tSTATE\tTX/S\tRX/S\tRESETS (drv/hang/oid/op)\tLAST RESET\tLINK")
+	var failed []string
 	for _, a := range as {
 		last := "-"
 		if a.LastResetDuration > 0 || a.LastResetStatus != "" {
 			last = fmt.Sprintf("%v %s", a.LastResetDuration.Round(time.Microsecond), shortStatus(a.LastResetStatus))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f\t%d/%d/%d/%d\t%s\t%s\n", a.Name, a.Driver, a.State,
+		state := a.State
+		if a.FailureReason != "" {
+			state = "Failed"
+			failed = append(failed, failedLine(a))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f\t%d/%d/%d/%d\t%s\t%s\n", a.Name, a.Driver, state,
 			a.TxPerSecond, a.RxPerSecond, a.Resets["driver"].Performed, a.Resets["hang"].Performed,
 			a.Resets["oid-timeout"].Performed, a.Resets["operator"].Performed, last, shortLink(a.Link))
 	}
 	tw.Flush()
+	if len(failed) > 0 {
+		fmt.Fprintln(w)
+		for _, l := range failed {
+			fmt.Fprintln(w, l)
+		}
+	}
+}
+
+// failedLine says why an adapter failed, and what brings it back.
+func failedLine(a api.Adapter) string {
+	return fmt.Sprintf("%s failed: %s (gondis reinit %s initializes it again)", a.Name, a.FailureReason, a.Name)
 }
 
 func shortStatus(s string) string { return strings.TrimPrefix(s, "NDIS_STATUS_") }

@@ -6,9 +6,15 @@
 //	GET  /v1/version                   Version
 //	GET  /v1/adapters                  []Adapter, sorted by name
 //	GET  /v1/adapters/{name}           Adapter; 404 for an unknown adapter
-//	POST /v1/adapters/{name}/reset     an operator reset (ndis.Runtime.ResetAdapter); 202
+//	POST /v1/adapters/{name}/reset     an operator reset (ndis.Runtime.RequestReset): ResetResult,
+//	                                   202 once queued or joined to a queued one; 409 when
+//	                                   dropped (a reset in progress, the operator limit)
 //	POST /v1/adapters/{name}/pause     returns once Paused; 200
 //	POST /v1/adapters/{name}/restart   returns once Running; 200
+//	POST /v1/adapters/{name}/initialize  a failed adapter initialized again
+//	                                   (ndis.Runtime.ReinitializeAdapter) and the configuration's
+//	                                   bindings opened to it again; 200 once Running and bound;
+//	                                   409 when it has not failed
 //	GET  /v1/events[?follow=1]         Event per line (NDJSON): the recent history, then,
 //	                                   with follow, new events until the client goes
 //
@@ -47,6 +53,11 @@ type Adapter struct {
 	MAC      string    `json:"mac"`
 	Link     string    `json:"link"` // MediaConnectStateConnected ...
 	Bindings []Binding `json:"bindings"`
+
+	// FailureReason says why the adapter failed (the driver gave up on it,
+	// resets kept failing, a reset timed out): it stays listed, Halted,
+	// until initialized again. "" while it has not failed.
+	FailureReason string `json:"failure_reason"`
 
 	SentNBLs           uint64 `json:"sent_nbls"`
 	SentFrames         uint64 `json:"sent_frames"`
@@ -126,6 +137,14 @@ func (d Detail) Show() string {
 	return strconv.FormatFloat(d.Value, 'f', -1, 64)
 }
 
+// ResetResult answers an operator reset that was not dropped: what became
+// of it, beside the adapter's status (its fields inline).
+type ResetResult struct {
+	Outcome string `json:"outcome"` // queued, or coalesced: joined the reset queued already
+	Message string `json:"message"` // the outcome in words: "reset queued"
+	Adapter
+}
+
 // Resets count the reset requests of one cause.
 type Resets struct {
 	Requested    uint64        `json:"requested"`
@@ -146,12 +165,17 @@ func (a *Adapter) TotalResets() uint64 {
 	return n
 }
 
-// Event is one adapter event (ndis.Event), numbered.
+// KindReinitialized is the kind of the daemon's own event for an adapter an
+// operator initialized again; its Detail names the bindings opened again.
+// Every other kind is an ndis.EventKind's name.
+const KindReinitialized = "reinitialized"
+
+// Event is one adapter event (ndis.Event, or the daemon's own), numbered.
 type Event struct {
 	Seq      uint64        `json:"seq"`
 	Time     time.Time     `json:"time"`
 	Adapter  string        `json:"adapter"`
-	Kind     string        `json:"kind"`            // state, link, reset-requested, reset-start, reset-end ...
+	Kind     string        `json:"kind"`            // state, link, reset-requested, reset-start, reset-end, failed, reinitialized ...
 	State    string        `json:"state,omitempty"` // for state
 	Cause    string        `json:"cause,omitempty"` // for reset-*
 	Status   string        `json:"status,omitempty"`

@@ -70,15 +70,31 @@ func lineOf(f *ast.File, path string) int {
 
 // Runtime are the ndis.Runtime options. Durations are Go durations ("2s").
 type Runtime struct {
-	Verifier     string      `yaml:"verifier"`       // off, log (default) or strict
-	CheckForHang string      `yaml:"check_for_hang"` // overrides the drivers' period
-	ResetTimeout string      `yaml:"reset_timeout"`
-	Escalation   *Escalation `yaml:"escalation"`
+	Verifier       string          `yaml:"verifier"`       // off, log (default) or strict
+	CheckForHang   string          `yaml:"check_for_hang"` // overrides the drivers' period
+	ResetTimeout   string          `yaml:"reset_timeout"`
+	Escalation     *Escalation     `yaml:"escalation"`
+	OperatorResets *OperatorResets `yaml:"operator_resets"` // default: 10 per minute
 
 	// Parsed from the strings above by Parse.
 	VerifierMode     ndis.VerifierMode `yaml:"-"`
 	CheckForHangTime time.Duration     `yaml:"-"`
 	ResetTimeoutTime time.Duration     `yaml:"-"`
+	// OperatorResetLimit is operator_resets, or the default without it.
+	OperatorResetLimit ndis.OperatorResetLimit `yaml:"-"`
+}
+
+// defaultOperatorResets is the operator reset limit of a configuration
+// that sets none. Operator resets do not count toward escalation, so the
+// daemon, which lets people and scripts ask for them, bounds them itself.
+var defaultOperatorResets = ndis.OperatorResetLimit{Max: 10, Window: time.Minute}
+
+// OperatorResets is ndis.OperatorResetLimit in the file: at most Max
+// operator resets per adapter within Window; requests beyond are dropped.
+// Max 0 lifts the limit; otherwise Window is needed.
+type OperatorResets struct {
+	Max    int    `yaml:"max"`
+	Window string `yaml:"window"`
 }
 
 // Escalation is ndis.Escalation in the file.
@@ -219,6 +235,7 @@ func (v *checker) check(c *Config, k Known) {
 			v.fail("$.runtime.escalation.max_resets", "must not be negative")
 		}
 	}
+	r.OperatorResetLimit = v.operatorResets(r.OperatorResets)
 	if len(c.Adapters) == 0 {
 		v.fail("$", "no adapters")
 	}
@@ -264,6 +281,21 @@ func (v *checker) check(c *Config, k Known) {
 		}
 		bound[[2]string{b.Protocol, b.Adapter}] = true
 	}
+}
+
+// operatorResets checks operator_resets and returns the limit it sets.
+func (v *checker) operatorResets(o *OperatorResets) ndis.OperatorResetLimit {
+	if o == nil {
+		return defaultOperatorResets
+	}
+	l := ndis.OperatorResetLimit{Max: o.Max, Window: v.duration("$.runtime.operator_resets.window", o.Window)}
+	switch {
+	case o.Max < 0:
+		v.fail("$.runtime.operator_resets.max", "must not be negative (0: no limit)")
+	case o.Max > 0 && l.Window == 0:
+		v.fail("$.runtime.operator_resets", "max %d needs a window (like 1m)", o.Max)
+	}
+	return l
 }
 
 // validate runs a driver's or protocol's Validator on the parameters of the

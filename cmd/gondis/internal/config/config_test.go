@@ -38,7 +38,8 @@ func TestDefault(t *testing.T) {
 		t.Errorf("an integer parameter became %q", c.Bindings[1].StringParams["rate"])
 	}
 	if c.Runtime.VerifierMode != ndis.VerifierLog || c.Runtime.CheckForHangTime != 2*time.Second ||
-		c.Runtime.Escalation.WindowTime != time.Minute || c.Metrics != "" {
+		c.Runtime.Escalation.WindowTime != time.Minute || c.Metrics != "" ||
+		c.Runtime.OperatorResetLimit != (ndis.OperatorResetLimit{Max: 10, Window: time.Minute}) {
 		t.Errorf("runtime %+v, metrics %q", c.Runtime, c.Metrics)
 	}
 }
@@ -56,11 +57,39 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"adapters:\n  - name: a\n    driver: sim\n    params:\n      fatal: [1]\n", `f.yaml:5: parameter "fatal": want a scalar value`},
 		{"runtime:\n  verifier: loud\nadapters:\n  - name: a\n    driver: sim\n", `f.yaml:2: verifier "loud"`},
 		{"runtime:\n  escalation:\n    window: 1 minute\nadapters:\n  - name: a\n    driver: sim\n", `f.yaml:3: "1 minute" is not a duration`},
+		{"runtime:\n  operator_resets:\n    max: -1\nadapters:\n  - name: a\n    driver: sim\n", `f.yaml:3: must not be negative (0: no limit)`},
+		{"runtime:\n  operator_resets:\n    max: 5\nadapters:\n  - name: a\n    driver: sim\n", `f.yaml:3: max 5 needs a window (like 1m)`},
+		{"runtime:\n  operator_resets:\n    max: 5\n    window: often\nadapters:\n  - name: a\n    driver: sim\n", `f.yaml:4: "often" is not a duration`},
+		{"runtime:\n  operator_resets:\n    max: 5\n    window: -1s\nadapters:\n  - name: a\n    driver: sim\n", `f.yaml:4: "-1s" is not a duration`},
+		{"runtime:\n  operator_resets:\n    limit: 5\nadapters:\n  - name: a\n    driver: sim\n", `unknown field "limit"`},
 		{"", `f.yaml: no adapters`},
 	} {
 		_, err := config.Parse("f.yaml", []byte(tc.yaml), known)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q) = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// TestOperatorResets: the operator reset limit is 10 a minute unless the
+// file says otherwise; max 0 lifts it.
+func TestOperatorResets(t *testing.T) {
+	for _, tc := range []struct {
+		runtime string
+		want    ndis.OperatorResetLimit
+	}{
+		{"", ndis.OperatorResetLimit{Max: 10, Window: time.Minute}},
+		{"runtime:\n  verifier: log\n", ndis.OperatorResetLimit{Max: 10, Window: time.Minute}},
+		{"runtime:\n  operator_resets:\n    max: 3\n    window: 30s\n", ndis.OperatorResetLimit{Max: 3, Window: 30 * time.Second}},
+		{"runtime:\n  operator_resets:\n    max: 0\n", ndis.OperatorResetLimit{}},
+	} {
+		c, err := config.Parse("f.yaml", []byte(tc.runtime+"adapters:\n  - name: a\n    driver: sim\n"), known)
+		if err != nil {
+			t.Errorf("%q: %v", tc.runtime, err)
+			continue
+		}
+		if got := c.Runtime.OperatorResetLimit; got != tc.want {
+			t.Errorf("%q: limit %+v, want %+v", tc.runtime, got, tc.want)
 		}
 	}
 }

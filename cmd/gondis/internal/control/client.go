@@ -97,11 +97,22 @@ func (c *Client) Adapter(ctx context.Context, name string) (api.Adapter, error) 
 	return a, c.getJSON(ctx, http.MethodGet, "/v1/adapters/"+url.PathEscape(name), &a)
 }
 
-// Action runs reset, pause or restart on an adapter and returns its status
-// afterwards.
+// Action runs an action that answers the adapter's status (pause,
+// restart) and returns that status.
 func (c *Client) Action(ctx context.Context, name, action string) (api.Adapter, error) {
 	var a api.Adapter
-	return a, c.getJSON(ctx, http.MethodPost, "/v1/adapters/"+url.PathEscape(name)+"/"+url.PathEscape(action), &a)
+	return a, c.getJSON(ctx, http.MethodPost, actionPath(name, action), &a)
+}
+
+// Reset asks for an operator reset of an adapter and returns what became
+// of it. A dropped request is an *APIError with code 409 that says why.
+func (c *Client) Reset(ctx context.Context, name string) (api.ResetResult, error) {
+	var r api.ResetResult
+	return r, c.getJSON(ctx, http.MethodPost, actionPath(name, "reset"), &r)
+}
+
+func actionPath(name, action string) string {
+	return "/v1/adapters/" + url.PathEscape(name) + "/" + url.PathEscape(action)
 }
 
 // Events calls fn for each event of the history and, with follow, for each

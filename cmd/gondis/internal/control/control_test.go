@@ -18,6 +18,8 @@ import (
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
+	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -120,18 +122,11 @@ func TestListenModes(t *testing.T) {
 	}
 }
 
-// TestServer checks the API's answers to good and bad requests.
-func TestServer(t *testing.T) {
-	cfg, err := config.Parse("t.yaml", []byte("adapters:\n  - name: loop0\n    driver: loopback\n"), daemon.Known())
-	if err != nil {
-		t.Fatal(err)
-	}
+// serve serves d's API on a socket of its own until the test ends, and
+// returns the server and a client of it.
+func serve(t *testing.T, d *daemon.Daemon) (*Server, *Client) {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	d := daemon.New(cfg, log)
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
 	sock := filepath.Join(t.TempDir(), "d", "s.sock")
 	l, err := Listen(sock, log)
 	if err != nil {
@@ -140,15 +135,30 @@ func TestServer(t *testing.T) {
 	s := NewServer(d, log)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
-	defer func() {
+	t.Cleanup(func() {
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Error(err)
 		}
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}()
-	cl := NewClient(sock)
+	})
+	return s, NewClient(sock)
+}
+
+// TestServer checks the API's answers to good and bad requests.
+func TestServer(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("runtime:\n  operator_resets:\n    max: 1\n    window: 1h\n"+
+		"adapters:\n  - name: loop0\n    driver: loopback\n"), daemon.Known())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := daemon.New(cfg, slog.New(slog.DiscardHandler))
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	s, cl := serve(t, d)
 	raw := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, "http://gondis"+path, strings.NewReader(body))
 		resp, err := cl.http.Do(req)
@@ -169,10 +179,13 @@ func TestServer(t *testing.T) {
 		{"GET", "/v1/adapters/nope", "", 404, `unknown adapter \"nope\" (known: loop0)`},
 		{"POST", "/v1/adapters/nope/reset", "", 404, `unknown adapter \"nope\" (known: loop0)`},
 		{"POST", "/v1/adapters/loop0/explode", "", 404, `unknown action`},
+		{"POST", "/v1/adapters/loop0/initialize", "", 409, `adapter \"loop0\" has not failed (state Running)`},
+		{"POST", "/v1/adapters/nope/initialize", "", 404, `unknown adapter \"nope\" (known: loop0)`},
 		{"POST", "/v1/adapters/loop0/reset", "not json", 400, `not a JSON object`},
 		{"POST", "/v1/adapters/loop0/reset", `{"force":true}`, 400, `takes no fields`},
 		{"POST", "/v1/adapters/loop0/reset", `{"x":"` + strings.Repeat("a", 8192) + `"}`, 413, `larger than the limit`},
-		{"POST", "/v1/adapters/loop0/reset", `{}`, 202, `"name":"loop0"`},
+		{"POST", "/v1/adapters/loop0/reset", `{}`, 202, `{"outcome":"queued","message":"reset queued","name":"loop0",`},
+		{"POST", "/v1/adapters/loop0/reset", ``, 409, `{"error":"dropped: rate limit (1 per 1h0m0s)"}`},
 		{"GET", "/v1/events?follow=maybe", "", 400, `want true or false`},
 		{"GET", "/v1/events", "", 200, `"kind":"state"`},
 		{"GET", "/v2/anything", "", 404, `no such endpoint`},
@@ -210,5 +223,42 @@ func TestServer(t *testing.T) {
 	}
 	if n := <-got; n == 0 {
 		t.Error("the follower got no events")
+	}
+}
+
+// TestInitialize: a failed adapter is initialized again over the API: 200
+// with its status, Running and bound again; then, having not failed, 409.
+func TestInitialize(t *testing.T) {
+	f := ndistest.NewFake()
+	table := daemon.Builtin()
+	table.Miniports = append(table.Miniports, f.Driver("fake", ndis.Version630))
+	cfg, err := config.Parse("t.yaml", []byte("adapters:\n  - name: f0\n    driver: fake\nbindings:\n  - protocol: echo\n    adapter: f0\n"),
+		table.Known())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := daemon.New(cfg, slog.New(slog.DiscardHandler), daemon.WithDrivers(table))
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	_, cl := serve(t, d)
+	ctx := context.Background()
+
+	var a *ndis.Adapter
+	f.Do(func(f *ndistest.Fake) { a = f.Adapter })
+	a.RemoveMiniport()
+	<-a.Done()
+	if st, err := cl.Adapter(ctx, "f0"); err != nil || st.State != "Halted" || st.FailureReason == "" {
+		t.Fatalf("failed f0: %+v, %v", st, err)
+	}
+	st, err := cl.Action(ctx, "f0", "initialize")
+	if err != nil || st.State != "Running" || st.FailureReason != "" || len(st.Bindings) != 1 || st.Bindings[0].Protocol != "echo" {
+		t.Fatalf("initialize: %+v, %v", st, err)
+	}
+	_, err = cl.Action(ctx, "f0", "initialize")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != http.StatusConflict || !strings.Contains(ae.Msg, "has not failed") {
+		t.Errorf("initializing a running adapter: %v", err)
 	}
 }

@@ -24,7 +24,8 @@ import (
 // Version is the program's version, set by the main package.
 var Version = "dev"
 
-// actionTimeout bounds a pause or restart requested over the API.
+// actionTimeout bounds a pause, restart or initialization requested over
+// the API.
 const actionTimeout = 30 * time.Second
 
 // Server serves the control API for one daemon.
@@ -99,30 +100,42 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	if !readBody(w, r) {
 		return
 	}
-	name := r.PathValue("name")
+	name, action := r.PathValue("name"), r.PathValue("action")
 	ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
 	defer cancel()
-	var err error
+	var (
+		answer any // the adapter's status, unless the action answers more
+		err    error
+	)
 	code := http.StatusOK
-	switch r.PathValue("action") {
+	attrs := []any{slog.String("action", action), slog.String("adapter", name)}
+	switch action {
 	case "reset":
-		err, code = s.d.Reset(name), http.StatusAccepted
+		var rr api.ResetResult
+		rr, err = s.d.Reset(name)
+		answer, code = rr, http.StatusAccepted
+		attrs = append(attrs, slog.String("outcome", rr.Outcome))
 	case "pause":
 		err = s.d.Pause(ctx, name)
 	case "restart":
 		err = s.d.Restart(ctx, name)
+	case "initialize":
+		err = s.d.Reinitialize(ctx, name)
 	default:
-		writeError(w, http.StatusNotFound, "unknown action "+quote(r.PathValue("action"))+": want reset, pause or restart")
+		writeError(w, http.StatusNotFound, "unknown action "+quote(action)+": want reset, pause, restart or initialize")
 		return
 	}
 	switch {
 	case err == nil:
-		s.log.Info("operator action", slog.String("action", r.PathValue("action")), slog.String("adapter", name))
-		a, _ := s.d.Adapter(name)
-		writeJSON(w, code, a)
+		s.log.Info("operator action", attrs...)
+		if answer == nil {
+			answer, _ = s.d.Adapter(name)
+		}
+		writeJSON(w, code, answer)
 	case errors.Is(err, daemon.ErrUnknownAdapter):
 		s.unknownAdapter(w, name)
 	case errors.Is(err, daemon.ErrConflict):
+		s.log.Info("operator action refused", append(attrs, slog.String("why", err.Error()))...)
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, err.Error())

@@ -53,7 +53,7 @@ func TestDefaultConfig(t *testing.T) {
 	if len(past) == 0 {
 		t.Error("no history")
 	}
-	if err := d.Reset("loop0"); err != nil {
+	if _, err := d.Reset("loop0"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(5 * time.Second)
@@ -70,7 +70,7 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	sub.Close()
 	sub.Close()
-	if err := d.Reset("nope"); !errors.Is(err, daemon.ErrUnknownAdapter) {
+	if _, err := d.Reset("nope"); !errors.Is(err, daemon.ErrUnknownAdapter) {
 		t.Errorf("Reset(nope) = %v", err)
 	}
 	if err := d.Pause(ctx, "sim1"); err != nil {

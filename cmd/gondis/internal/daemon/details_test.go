@@ -1,9 +1,7 @@
 package daemon_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -12,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
-	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
 	"github.com/gondis/gondis/cmd/gondis/internal/metrics"
 	"github.com/gondis/gondis/ndis"
@@ -92,21 +89,8 @@ func startReporting(t *testing.T, nic *reportingNIC) *daemon.Daemon {
 	table := daemon.Builtin()
 	table.Miniports = append(table.Miniports, nic.driver(), ndistest.NewFake().Driver("quiet", ndis.Version630))
 	table.Protocols = append(table.Protocols, watcherDriver())
-	cfg, err := config.Parse("t.yaml", []byte("adapters:\n  - name: r0\n    driver: fakenic\n  - name: quiet0\n    driver: quiet\n"+
-		"bindings:\n  - protocol: watch\n    adapter: r0\n  - protocol: watch\n    adapter: quiet0\n"), table.Known())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := daemon.New(cfg, slog.New(slog.DiscardHandler), daemon.WithDrivers(table))
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	return startWith(t, table, "adapters:\n  - name: r0\n    driver: fakenic\n  - name: quiet0\n    driver: quiet\n"+
+		"bindings:\n  - protocol: watch\n    adapter: r0\n  - protocol: watch\n    adapter: quiet0\n", nil)
 }
 
 // TestDetails: an adapter's status carries what its miniport reports, and

@@ -38,8 +38,7 @@ func newHistory() *history {
 	return &history{ring: make([]api.Event, 0, HistorySize), subs: make(map[*Subscription]struct{})}
 }
 
-// add numbers and records an event and hands it to the followers, never
-// blocking.
+// add records a runtime event.
 func (h *history) add(ev ndis.Event) {
 	e := api.Event{Time: ev.Time, Adapter: ev.Adapter, Kind: ev.Kind.String(), Detail: ev.Detail}
 	switch ev.Kind {
@@ -53,6 +52,12 @@ func (h *history) add(ev ndis.Event) {
 		e.Status = ev.Status.String()
 		e.Duration = ev.Duration
 	}
+	h.record(e)
+}
+
+// record numbers and records an event, the runtime's or the daemon's own,
+// and hands it to the followers, never blocking.
+func (h *history) record(e api.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++

@@ -3,6 +3,15 @@
 // duration histogram is read from the daemon at scrape time, by one
 // collector; nothing is polled.
 //
+// A failed adapter stays listed, Halted, until it is initialized again,
+// and is exported as the others are. Its reason is a label of
+//
+//	gondis_adapter_failed{adapter,reason}   1 while failed, with the reason; 0 otherwise, reason ""
+//
+// so that an alert on gondis_adapter_failed == 1 says why in its labels.
+// The reason is the runtime's ("3 consecutive resets failed"): few per
+// adapter, a new series only when an adapter fails.
+//
 // Beside the runtime's counters (gondis_adapter_*), it exports what each
 // miniport and protocol reports of itself (ndis.Reporter, the status's
 // details), with no code of the driver's:
@@ -108,6 +117,9 @@ func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (net
 var (
 	descState = prometheus.NewDesc("gondis_adapter_state", "1 for the adapter's current operational state.",
 		[]string{"adapter", "driver", "state"}, nil)
+	descFailed = prometheus.NewDesc("gondis_adapter_failed",
+		"1 while the adapter has failed (Halted until initialized again), with the reason; 0 otherwise.",
+		[]string{"adapter", "reason"}, nil)
 	descPackets = prometheus.NewDesc("gondis_adapter_packets_total", "Frames moved, by direction.",
 		[]string{"adapter", "direction"}, nil)
 	descBytes = prometheus.NewDesc("gondis_adapter_bytes_total", "Bytes moved, by direction.",
@@ -167,6 +179,11 @@ func adapterMetrics(ch chan<- prometheus.Metric, a api.Adapter) {
 		}
 		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, a.Name, a.Driver, s)
 	}
+	failed := 0.0
+	if a.FailureReason != "" {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.GaugeValue, failed, a.Name, a.FailureReason)
 	counter(descPackets, a.SentFrames, a.Name, "tx")
 	counter(descPackets, a.ReceivedFrames, a.Name, "rx")
 	counter(descBytes, a.SentBytes, a.Name, "tx")

@@ -25,7 +25,8 @@ func (f fixed) Adapters() []api.Adapter { return f }
 
 func TestServe(t *testing.T) {
 	src := fixed{{Name: "sim0", Driver: "sim", State: "Running", SentFrames: 7, ReceivedBytes: 640, SendRejected: 2,
-		Violations: 1, Resets: map[string]api.Resets{"driver": {Performed: 3, Failed: 1}}}}
+		Violations: 1, Resets: map[string]api.Resets{"driver": {Performed: 3, Failed: 1}}},
+		{Name: "sim1", Driver: "sim", State: "Halted", FailureReason: "3 consecutive resets failed"}}
 	m := New(src)
 	m.Observe(ndis.Event{Adapter: "sim0", Kind: ndis.EventResetEnd, Cause: ndis.CauseDriver, Duration: 50 * time.Microsecond})
 	m.Observe(ndis.Event{Adapter: "sim0", Kind: ndis.EventResetStart, Cause: ndis.CauseDriver})
@@ -54,6 +55,9 @@ func TestServe(t *testing.T) {
 		`gondis_adapter_resets_failed_total{adapter="sim0",cause="driver"} 1`,
 		`gondis_adapter_violations_total{adapter="sim0"} 1`,
 		`gondis_reset_duration_seconds_count{adapter="sim0",cause="driver"} 1`,
+		`gondis_adapter_failed{adapter="sim0",reason=""} 0`,
+		`gondis_adapter_failed{adapter="sim1",reason="3 consecutive resets failed"} 1`,
+		`gondis_adapter_state{adapter="sim1",driver="sim",state="Halted"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
