@@ -651,7 +651,10 @@ func (a *Adapter) finished() bool {
 		b.closeNow()
 	}
 	a.flushEvents()
-	if a.failure == "" {
+	a.mu.Lock()
+	failed := a.failure != ""
+	a.mu.Unlock()
+	if !failed {
 		a.rt.forget(a)
 	}
 	// A failed adapter stays listed, Halted, with its reason, until it is

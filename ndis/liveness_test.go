@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -697,5 +698,26 @@ func TestCloseWaitsForConcurrentSends(t *testing.T) {
 		if n := p.late.Load(); n != 0 {
 			t.Fatalf("round %d: %d sends completed after Close returned", round, n)
 		}
+	}
+}
+
+// TestReinitializeFails: an adapter initialized again whose Initialize
+// fails stays listed as failed, with the new reason.
+func TestReinitializeFails(t *testing.T) {
+	e := newEnv(t)
+	a := e.adapter("eth0")
+	e.v.Expect(ndis.RuleCallAfterHalt)
+	a.RemoveMiniport()
+	<-a.Done()
+	e.fake.Do(func(f *ndistest.Fake) { f.InitError = errors.New("the device is gone") })
+	if _, err := e.rt.ReinitializeAdapter(e.ctx, "eth0"); err == nil {
+		t.Fatal("ReinitializeAdapter succeeded with a failing Initialize")
+	}
+	ndistest.Eventually(t, func() bool {
+		got, ok := e.rt.Adapter("eth0")
+		return ok && got != a && strings.Contains(got.FailureReason(), "the device is gone")
+	}, "the adapter listed as failed again")
+	if err := e.rt.RemoveAdapter(e.ctx, "eth0"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -218,6 +218,9 @@ func (rt *Runtime) RequestReset(name string) (ResetOutcome, error) {
 	}
 	switch o := a.requestReset(CauseOperator); o {
 	case ResetDropped:
+		if a.reset.halting.Load() { // halted between the checks above and the request
+			return o, fmt.Errorf("%w: %q", ErrAdapterHalted, name)
+		}
 		return o, fmt.Errorf("%w: adapter %q", ErrResetInProgress, name)
 	default:
 		return o, nil

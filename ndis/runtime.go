@@ -237,12 +237,30 @@ func (rt *Runtime) ReinitializeAdapter(ctx context.Context, name string) (*Adapt
 	rt.adapters[name] = a
 	rt.mu.Unlock()
 	if err := a.start(ctx); err != nil {
-		a.mu.Lock()
-		a.failure = "initialized again, and failed: " + err.Error()
-		a.mu.Unlock()
+		// Listed as failed once its work goroutine is gone, so that nothing
+		// races the write and the operator still sees why.
+		go a.listFailed("initialized again, and failed: " + err.Error())
 		return nil, fmt.Errorf("ndis: adapter %q: %w", name, err)
 	}
 	return a, nil
+}
+
+// listFailed waits for the adapter's work goroutine to exit, marks the
+// adapter failed with why and lists it again under its name, unless
+// another adapter has taken the name meanwhile.
+func (a *Adapter) listFailed(why string) {
+	<-a.done
+	a.mu.Lock()
+	if a.failure == "" {
+		a.failure = why
+	}
+	a.mu.Unlock()
+	rt := a.rt
+	rt.mu.Lock()
+	if _, taken := rt.adapters[a.name]; !taken && !rt.closed {
+		rt.adapters[a.name] = a
+	}
+	rt.mu.Unlock()
 }
 
 // Bind is NdisOpenAdapterEx driven by the runtime: it opens a binding of
