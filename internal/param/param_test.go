@@ -6,11 +6,7 @@ import (
 	"testing"
 
 	"github.com/gondis/gondis/ndis"
-
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestInt(t *testing.T) {
 	for _, c := range []struct {

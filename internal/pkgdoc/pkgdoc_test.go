@@ -6,11 +6,7 @@ import (
 	"slices"
 	"testing"
 	"testing/fstest"
-
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // moduleRoot returns the directory of the go.mod at or above the test's.
 func moduleRoot(t *testing.T) string {

@@ -9,14 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/miniport/sim"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // waitLimit bounds the tests' own waits (ndistest's helpers have theirs).
 const waitLimit = 10 * time.Second

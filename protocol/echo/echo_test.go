@@ -4,16 +4,12 @@ import (
 	"context"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 	"github.com/gondis/gondis/protocol/echo"
 	"github.com/gondis/gondis/protocol/internal/prototest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseParams(t *testing.T) {
 	good, bad := prototest.ParamChecks(t, echo.Driver())

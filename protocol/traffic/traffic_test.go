@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
@@ -15,8 +13,6 @@ import (
 	"github.com/gondis/gondis/protocol/internal/prototest"
 	"github.com/gondis/gondis/protocol/traffic"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseParams(t *testing.T) {
 	good, bad := prototest.ParamChecks(t, traffic.Driver())

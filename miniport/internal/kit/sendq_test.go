@@ -4,12 +4,8 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestSendQueue: every NBL pushed from several goroutines is transmitted
 // exactly once, in order per pusher, with a wake-up whenever the
