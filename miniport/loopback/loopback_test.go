@@ -41,20 +41,10 @@ func mustMAC(s string) ndis.MacAddress {
 	return ndis.MacAddress(hw)
 }
 
-// frame builds an Ethernet frame to dst of n bytes (n >= 14), with a
-// sequence number after the header when there is room, and filler.
+// frame builds a numbered Ethernet frame of n bytes (n >= 14) from the
+// loopback's address to dst.
 func frame(dst ndis.MacAddress, seq uint32, n int) []byte {
-	f := make([]byte, n)
-	copy(f, dst[:])
-	copy(f[6:], ourMAC[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88B5) // local experimental EtherType
-	if n >= 18 {
-		binary.BigEndian.PutUint32(f[14:], seq)
-	}
-	for i := 18; i < n; i++ {
-		f[i] = byte(seq) + byte(i)
-	}
-	return f
+	return ndistest.Ethernet(dst, ourMAC, 0x88B5, ndistest.Numbered(seq, n-ndis.EthernetHeaderSize))
 }
 
 // --- the recording protocol ------------------------------------------------
@@ -147,35 +137,6 @@ func bind(t *testing.T, rt *ndis.Runtime, name string) *ndistest.Recorder {
 	return d.Binding(b)
 }
 
-func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	req := &ndis.OidRequest{Type: typ, OID: o, Buffer: buf}
-	return req, b.OidRequest(ctx, req)
-}
-
-func mustSet(t *testing.T, b *ndis.Binding, o ndis.OID, buf []byte) {
-	t.Helper()
-	if _, s := oid(t, b, ndis.RequestSet, o, buf); s != ndis.StatusSuccess {
-		t.Fatalf("set %s: %s", o, s)
-	}
-}
-
-func setFilter(t *testing.T, b *ndis.Binding, pf uint32) {
-	t.Helper()
-	mustSet(t, b, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(pf))
-}
-
-func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
-	t.Helper()
-	req, s := oid(t, b, ndis.RequestQuery, o, make([]byte, 8))
-	if s != ndis.StatusSuccess || req.BytesWritten != 8 {
-		t.Fatalf("query %s: %s, %d bytes", o, s, req.BytesWritten)
-	}
-	return binary.LittleEndian.Uint64(req.Buffer)
-}
-
 // details returns the counters the adapter reports (ndis.Reporter) by
 // name, checking that each is a counter with help, reported once.
 func details(t *testing.T, a *ndis.Adapter) map[string]float64 {
@@ -221,7 +182,7 @@ func TestDriver(t *testing.T) {
 // completed exactly once, bad lengths fail, and the counters agree.
 func TestEcho(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	var sent []*ndis.NetBufferList
@@ -289,16 +250,16 @@ func TestEcho(t *testing.T) {
 		}
 	}
 	n := uint64(len(want))
-	if x := counter(t, r.B, ndis.OIDGenXmitOK); x != n {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenXmitOK); x != n {
 		t.Errorf("OID_GEN_XMIT_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.B, ndis.OIDGenRcvOK); x != n {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvOK); x != n {
 		t.Errorf("OID_GEN_RCV_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.B, ndis.OIDGenXmitError); x != badFrames {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenXmitError); x != badFrames {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want %d", x, badFrames)
 	}
-	if x := counter(t, r.B, ndis.OIDGenRcvNoBuffer); x != 0 {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvNoBuffer); x != 0 {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want 0", x)
 	}
 	want2 := map[string]float64{"xmit_ok": float64(n), "xmit_error": float64(badFrames), "rcv_ok": float64(n), "rcv_no_buffer": 0}
@@ -346,8 +307,8 @@ func TestPacketFilter(t *testing.T) {
 	seq := uint32(0)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			mustSet(t, r.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList(c.list))
-			setFilter(t, r.B, c.filter)
+			ndistest.MustSetMulticastList(t, r.B, c.list)
+			ndistest.MustSetPacketFilter(t, r.B, c.filter)
 			before, rxBefore := len(r.ReceivedFrames()), a.Stats().ReceivedNBLs
 			names := map[uint32]string{}
 			var ls []*ndis.NetBufferList
@@ -377,9 +338,9 @@ func TestPacketFilter(t *testing.T) {
 func TestFilterUnion(t *testing.T) {
 	rt, a, ra := setup(t, nil)
 	rb := bind(t, rt, "rec2")
-	setFilter(t, ra.B, ndis.PacketTypeDirected)
-	mustSet(t, rb.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn}))
-	setFilter(t, rb.B, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
+	ndistest.MustSetPacketFilter(t, ra.B, ndis.PacketTypeDirected)
+	ndistest.MustSetMulticastList(t, rb.B, []ndis.MacAddress{mcastIn})
+	ndistest.MustSetPacketFilter(t, rb.B, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
 
 	send(ra,
 		ndis.NewNetBufferList(frame(ourMAC, 1, 64)),
@@ -476,11 +437,13 @@ func TestParams(t *testing.T) {
 		t.Errorf("link %+v", l)
 	}
 	query := func(o ndis.OID, n int) []byte {
-		req, s := oid(t, r.B, ndis.RequestQuery, o, make([]byte, n))
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		v, s := ndistest.Query(ctx, r.B, o, n)
 		if s != ndis.StatusSuccess {
 			t.Fatalf("query %s: %s", o, s)
 		}
-		return req.Buffer[:req.BytesWritten]
+		return v
 	}
 	if v := binary.LittleEndian.Uint32(query(ndis.OIDGenMaximumFrameSize, 4)); v != 9000 {
 		t.Errorf("OID_GEN_MAXIMUM_FRAME_SIZE = %d", v)
@@ -500,7 +463,7 @@ func TestParams(t *testing.T) {
 	}
 
 	// The MTU bounds the frames; batch bounds the receive indications.
-	setFilter(t, r.B, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	big, tooBig := ndis.NewNetBufferList(frame(mac, 1, 9014)), ndis.NewNetBufferList(frame(mac, 2, 9015))
 	var small []*ndis.NetBufferList
 	for i := range 20 {
@@ -586,7 +549,9 @@ func TestOIDs(t *testing.T) {
 			if c.throughMp {
 				s = mp.OidRequest(req) // every answer of the loopback is inline
 			} else {
-				req, s = oid(t, r.B, c.typ, c.oid, c.buf)
+				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+				defer cancel()
+				s = r.B.OidRequest(ctx, req)
 			}
 			if s != c.status || req.BytesNeeded != c.needed || (s == ndis.StatusSuccess && req.BytesWritten != c.written) {
 				t.Errorf("status %s, written %d, needed %d; want %s, %d, %d", s, req.BytesWritten, req.BytesNeeded, c.status, c.written, c.needed)
@@ -610,7 +575,7 @@ func manyMulticast(n int) []byte {
 // still complete and the frames are dropped and counted.
 func TestPoolExhaustion(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	r.KeepReceives(true)
 	const extra = 10
 	var sent []*ndis.NetBufferList
@@ -631,7 +596,7 @@ func TestPoolExhaustion(t *testing.T) {
 	if n := r.CompletedByStatus()[ndis.StatusSuccess]; n != len(sent) {
 		t.Errorf("%d sends succeeded, want %d", n, len(sent))
 	}
-	if n := counter(t, r.B, ndis.OIDGenRcvNoBuffer); n != extra {
+	if n := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvNoBuffer); n != extra {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want %d", n, extra)
 	}
 	if d := details(t, a); d["rcv_no_buffer"] != extra || d["rcv_ok"] != loopback.PoolLimit {
@@ -730,7 +695,7 @@ func checkReceivedOnce(t *testing.T, r *ndistest.Recorder) {
 // nothing is indicated while paused, and removal completes every send.
 func TestPauseRestartRemoveWithTraffic(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	stop := traffic(t, r, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -784,7 +749,7 @@ func TestPauseRestartRemoveWithTraffic(t *testing.T) {
 // RESET_END alternate and every send is completed once.
 func TestResetWithTraffic(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	stop := traffic(t, r, 2)
 	const resets = 10
 	for i := range resets {
@@ -856,7 +821,7 @@ func TestResetAbortsHeldSends(t *testing.T) {
 	defer remove()
 
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	mk := func(n int) []*ndis.NetBufferList {
 		ls := make([]*ndis.NetBufferList, n)
 		for i := range ls {
@@ -885,7 +850,7 @@ func TestResetAbortsHeldSends(t *testing.T) {
 			t.Errorf("held NBL completed with %s", x.Status)
 		}
 	}
-	if n := counter(t, r.B, ndis.OIDGenXmitError); n != 3 {
+	if n := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenXmitError); n != 3 {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want 3", n)
 	}
 	if d := details(t, a); d["xmit_error"] != 3 || d["xmit_ok"] != 4 {
@@ -907,7 +872,7 @@ func TestResetAbortsHeldSends(t *testing.T) {
 // holds receive NBLs.
 func TestPauseWaitsForReturns(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	r.KeepReceives(true)
 	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
 	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
@@ -937,7 +902,7 @@ func TestPauseWaitsForReturns(t *testing.T) {
 // protocol to return receive NBLs (R13); the pause completes after both.
 func TestResetDuringPendingPause(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	r.KeepReceives(true)
 	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
 	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")

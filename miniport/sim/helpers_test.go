@@ -2,7 +2,6 @@ package sim_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -122,47 +121,10 @@ func wireName(t *testing.T) string {
 	}, t.Name())
 }
 
-func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	req := &ndis.OidRequest{Type: typ, OID: o, Buffer: buf}
-	return req, b.OidRequest(ctx, req)
-}
-
-func mustSet(t *testing.T, b *ndis.Binding, o ndis.OID, buf []byte) {
-	t.Helper()
-	if _, s := oid(t, b, ndis.RequestSet, o, buf); s != ndis.StatusSuccess {
-		t.Fatalf("set %s: %s", o, s)
-	}
-}
-
-func setFilter(t *testing.T, r *ndistest.Recorder, pf uint32) {
-	t.Helper()
-	mustSet(t, r.B, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(pf))
-}
-
-func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
-	t.Helper()
-	req, s := oid(t, b, ndis.RequestQuery, o, make([]byte, 8))
-	if s != ndis.StatusSuccess || req.BytesWritten != 8 {
-		t.Fatalf("query %s: %s, %d bytes", o, s, req.BytesWritten)
-	}
-	return binary.LittleEndian.Uint64(req.Buffer)
-}
-
-// frame builds an Ethernet frame of n bytes (n >= 18) from src to dst
-// carrying seq.
+// frame builds a numbered Ethernet frame of n bytes (n >= 18) from src to
+// dst. Its EtherType is not the one of the sim's storm frames.
 func frame(dst, src ndis.MacAddress, seq uint32, n int) []byte {
-	f := make([]byte, n)
-	copy(f, dst[:])
-	copy(f[6:], src[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88B6)
-	binary.BigEndian.PutUint32(f[14:], seq)
-	for i := 18; i < n; i++ {
-		f[i] = byte(seq) ^ byte(i)
-	}
-	return f
+	return ndistest.Ethernet(dst, src, 0x88B6, ndistest.Numbered(seq, n-ndis.EthernetHeaderSize))
 }
 
 // send sends one NBL per frame, as one chain, and returns the NBLs.

@@ -49,7 +49,7 @@ func TestBackPressureIsNotAHang(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(tick))
 	a, d := e.add("sim0", map[string]string{"tx_ring": "4", "latency": "100ms", "send_timeout": "1s"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 
 	const n = 30
 	send(r, frames(d.MAC(), d.MAC(), 0, n, 64)...)
@@ -113,7 +113,7 @@ func TestHang(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
 	a, d := e.add("sim0", map[string]string{"hang": "once:500ms"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	checkTraffic(t, r, d, 0, 5)
 	e.clk.Advance(500 * time.Millisecond)
 	if d.Stats().Fired[sim.FaultHang] != 1 {
@@ -147,7 +147,7 @@ func TestFatal(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
 	a, d := e.add("sim0", map[string]string{"fatal": "every:1s"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	for i := 1; i <= 3; i++ {
 		e.clk.Advance(time.Second)
 		if s := resetEnd(t, r, i); s != ndis.StatusSuccess {
@@ -172,11 +172,13 @@ func TestStuckOid(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
 	a, d := e.add("sim0", nil)
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	d.Inject(sim.FaultStuckOid)
 	done := make(chan ndis.Status, 1)
 	go func() {
-		_, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenRcvOK, make([]byte, 8))
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		_, s := ndistest.Query(ctx, r.B, ndis.OIDGenRcvOK, 8)
 		done <- s
 	}()
 	ndistest.Eventually(t, func() bool { return d.Stats().OidsStuck == 1 }, "the OID held")
@@ -193,7 +195,7 @@ func TestStuckOid(t *testing.T) {
 	if c := resets(a, ndis.CauseOidTimeout); c.Performed != 1 {
 		t.Fatalf("oid-timeout resets %+v", c)
 	}
-	if n := counter(t, r.B, ndis.OIDGenRcvOK); n != 0 {
+	if n := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvOK); n != 0 {
 		t.Fatalf("RCV_OK %d", n)
 	}
 	checkTraffic(t, r, d, 0, 5)
@@ -207,10 +209,10 @@ func TestLoseAddressing(t *testing.T) {
 	a, d := e.add("sim0", nil)
 	r1 := e.bind("sim0")
 	r2 := e.bind("sim0")
-	setFilter(t, r1, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
-	mustSet(t, r1.B, ndis.OIDGenCurrentLookahead, ndis.Ulong(128))
-	setFilter(t, r2, ndis.PacketTypeMulticast)
-	mustSet(t, r2.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn, mcastIn2}))
+	ndistest.MustSetPacketFilter(t, r1.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+	ndistest.MustSet(t, r1.B, ndis.OIDGenCurrentLookahead, ndis.Ulong(128))
+	ndistest.MustSetPacketFilter(t, r2.B, ndis.PacketTypeMulticast)
+	ndistest.MustSetMulticastList(t, r2.B, []ndis.MacAddress{mcastIn, mcastIn2})
 	want := sim.Filter{
 		PacketFilter: ndis.PacketTypeDirected | ndis.PacketTypeBroadcast | ndis.PacketTypeMulticast,
 		Multicast:    []ndis.MacAddress{mcastIn, mcastIn2},
@@ -257,7 +259,7 @@ func TestSlowReset(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
 	a, d := e.add("sim0", map[string]string{"slow_reset": "once,for=3s"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	if err := e.rt.ResetAdapter("sim0"); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestFailReset(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
 	a, d := e.add("sim0", map[string]string{"fail_reset": "once,count=2"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	if err := e.rt.ResetAdapter("sim0"); err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +362,7 @@ func TestLinkFlap(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
 	a, d := e.add("sim0", map[string]string{"link_flap": "once:1s,for=500ms"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	e.clk.Advance(time.Second)
 	ndistest.Eventually(t, func() bool { return len(linkStates(r)) == 1 }, "link down")
 	if d.LinkUp() || a.Link().MediaConnectState != ndis.MediaConnectStateDisconnected {
@@ -391,7 +393,7 @@ func TestRxStorm(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
 	_, d := e.add("sim0", map[string]string{"rx_ring": "16", "rx_storm": "off,frames=100"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	d.Inject(sim.FaultRxStorm)
 	waitReceived(t, r, 16)
 	st := d.Stats()
@@ -456,7 +458,7 @@ func TestBugs(t *testing.T) {
 			e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
 			a, d := e.add("sim0", nil)
 			r := e.bind("sim0")
-			setFilter(t, r, ndis.PacketTypeDirected)
+			ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 			e.v.Expect(bug.Rule())
 			switch bug {
 			case sim.BugSendDoubleComplete:
@@ -464,7 +466,9 @@ func TestBugs(t *testing.T) {
 				send(r, frame(d.MAC(), d.MAC(), 1, 64))
 			case sim.BugOidDoubleComplete:
 				d.InjectBug(bug)
-				if _, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenXmitOK, make([]byte, 8)); s != ndis.StatusSuccess {
+				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+				defer cancel()
+				if _, s := ndistest.Query(ctx, r.B, ndis.OIDGenXmitOK, 8); s != ndis.StatusSuccess {
 					t.Fatalf("the bugged OID: %s", s)
 				}
 			case sim.BugResetCompleteWithoutPending:
@@ -518,7 +522,7 @@ func TestPauseDuringSlowReset(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
 	a, d := e.add("sim0", map[string]string{"slow_reset": "once,for=2s"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
 	if err := e.rt.ResetAdapter("sim0"); err != nil {
 		t.Fatal(err)
 	}
@@ -550,8 +554,8 @@ func TestResetUnderTraffic(t *testing.T) {
 	a, da := e.add("a", map[string]string{"wire": w, "tx_ring": "32", "rx_ring": "32"})
 	_, db := e.add("b", map[string]string{"wire": w, "tx_ring": "32", "rx_ring": "32"})
 	ra, rb := e.bind("a"), e.bind("b")
-	setFilter(t, ra, ndis.PacketTypeDirected)
-	setFilter(t, rb, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, ra.B, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, rb.B, ndis.PacketTypeDirected)
 
 	type side struct {
 		r        *ndistest.Recorder
