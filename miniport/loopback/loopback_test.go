@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,20 @@ func checkCompletedOnce(t *testing.T, r *ndistest.Recorder, sent []*ndis.NetBuff
 	if n := r.Completed(); bad > 0 || n != len(sent) {
 		t.Errorf("%d of %d NBLs not completed exactly once; %d completions in all", bad, len(sent), n)
 	}
+}
+
+// checkCompletions checks that each of sent was completed exactly once, with
+// one of the statuses allowed, and returns the completions by status.
+func checkCompletions(t *testing.T, r *ndistest.Recorder, sent []*ndis.NetBufferList, allowed ...ndis.Status) map[ndis.Status]int {
+	t.Helper()
+	checkCompletedOnce(t, r, sent)
+	byStatus := r.CompletedByStatus()
+	for s, n := range byStatus {
+		if !slices.Contains(allowed, s) {
+			t.Errorf("%d sends completed with %s", n, s)
+		}
+	}
+	return byStatus
 }
 
 // --- set-up ----------------------------------------------------------------
@@ -374,50 +389,44 @@ func TestParams(t *testing.T) {
 		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
 	}
 
-	bad := []struct {
-		params map[string]string
-		key    string
-	}{
-		{map[string]string{"mtu": "abc"}, "mtu"},
-		{map[string]string{"mtu": "67"}, "mtu"},
-		{map[string]string{"mtu": "65536"}, "mtu"},
-		{map[string]string{"mtu": "-1500"}, "mtu"},
-		{map[string]string{"mac": "zz:zz"}, "mac"},
-		{map[string]string{"mac": "01:00:5e:00:00:01"}, "mac"},
-		{map[string]string{"mac": "ff:ff:ff:ff:ff:ff"}, "mac"},
-		{map[string]string{"mac": "00:00:00:00:00:00"}, "mac"},
-		{map[string]string{"mac": "02:00:5e:10:00:00:00:01"}, "mac"}, // EUI-64
-		{map[string]string{"link_speed": "0"}, "link_speed"},
-		{map[string]string{"link_speed": "-1"}, "link_speed"},
-		{map[string]string{"link_speed": "10G"}, "link_speed"},
-		{map[string]string{"link_speed": "18446744073709551615"}, "link_speed"},
-		{map[string]string{"batch": "0"}, "batch"},
-		{map[string]string{"batch": "4097"}, "batch"},
-		{map[string]string{"batch": ""}, "batch"},
-		{map[string]string{"speed": "1"}, "speed"},
-		{map[string]string{"mtu": "9000", "zz": "1"}, "zz"},
-	}
 	rt := newRuntime(t)
-	for i, c := range bad {
-		name := fmt.Sprintf("bad%d", i)
-		a, err := rt.AddAdapter(context.Background(), name, "loopback", c.params)
+	n := 0
+	refused := func(params map[string]string, key string) {
+		t.Helper()
+		n++
+		a, err := rt.AddAdapter(context.Background(), fmt.Sprintf("bad%d", n), "loopback", params)
 		if err == nil {
-			t.Errorf("AddAdapter(%v) succeeded", c.params)
+			t.Errorf("AddAdapter(%v) succeeded", params)
 			_ = rt.RemoveAdapter(context.Background(), a.Name())
-			continue
+			return
 		}
 		if !errors.Is(err, ndis.StatusInvalidParameter) {
-			t.Errorf("AddAdapter(%v) = %v; not NDIS_STATUS_INVALID_PARAMETER", c.params, err)
+			t.Errorf("AddAdapter(%v) = %v; not NDIS_STATUS_INVALID_PARAMETER", params, err)
 		}
 		var pe *ndis.ParamError
-		if !errors.As(err, &pe) || pe.Key != c.key || pe.Driver != "loopback" {
-			t.Errorf("AddAdapter(%v) = %v; want a ParamError for %q", c.params, err, c.key)
+		if !errors.As(err, &pe) || pe.Key != key || pe.Driver != "loopback" {
+			t.Errorf("AddAdapter(%v) = %v; want a ParamError for %q", params, err, key)
 		}
 		// ValidateParams finds the same error without an adapter.
-		if verr := rt.ValidateAdapterParams("loopback", c.params); verr == nil || verr.Error() != pe.Error() {
-			t.Errorf("ValidateAdapterParams(%v) = %v, want %v", c.params, verr, pe)
+		if verr := rt.ValidateAdapterParams("loopback", params); verr == nil || verr.Error() != pe.Error() {
+			t.Errorf("ValidateAdapterParams(%v) = %v, want %v", params, verr, pe)
 		}
 	}
+	for _, c := range []struct {
+		key    string
+		values []string
+	}{
+		{"mtu", []string{"abc", "67", "65536", "-1500"}},
+		{"mac", []string{"zz:zz", "01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "02:00:5e:10:00:00:00:01" /* EUI-64 */}},
+		{"link_speed", []string{"0", "-1", "10G", "18446744073709551615"}},
+		{"batch", []string{"0", "4097", ""}},
+		{"speed", []string{"1"}},
+	} {
+		for _, v := range c.values {
+			refused(map[string]string{c.key: v}, c.key)
+		}
+	}
+	refused(map[string]string{"mtu": "9000", "zz": "1"}, "zz") // an unknown key beside a good one
 
 	params := map[string]string{"mtu": "9000", "mac": "0a-1b-2c-3d-4e-5f", "link_speed": "1000000000", "batch": "8"}
 	if err := loopback.Driver().ValidateParams(params); err != nil {
@@ -672,9 +681,11 @@ func traffic(t *testing.T, r *ndistest.Recorder, senders int) (stop func() []*nd
 	}
 }
 
-// waitTraffic waits until more than n sends have completed successfully.
-func waitTraffic(t *testing.T, r *ndistest.Recorder, n int) {
+// waitTraffic waits until more than 100 further sends have completed
+// successfully.
+func waitTraffic(t *testing.T, r *ndistest.Recorder) {
 	t.Helper()
+	n := r.CompletedByStatus()[ndis.StatusSuccess] + 100
 	ndistest.Eventually(t, func() bool { return r.CompletedByStatus()[ndis.StatusSuccess] > n }, "traffic")
 }
 
@@ -700,8 +711,7 @@ func TestPauseRestartRemoveWithTraffic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	for range 20 {
-		n := r.CompletedByStatus()[ndis.StatusSuccess]
-		waitTraffic(t, r, n+100)
+		waitTraffic(t, r)
 		if err := rt.PauseAdapter(ctx, "loop0"); err != nil {
 			t.Fatal(err)
 		}
@@ -717,21 +727,12 @@ func TestPauseRestartRemoveWithTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := r.CompletedByStatus()[ndis.StatusSuccess]
-	waitTraffic(t, r, n+100)
+	waitTraffic(t, r)
 	if err := rt.RemoveAdapter(ctx, "loop0"); err != nil {
 		t.Fatal(err)
 	}
 	sent := stop()
-	checkCompletedOnce(t, r, sent)
-	byStatus := r.CompletedByStatus()
-	for s, n := range byStatus {
-		switch s {
-		case ndis.StatusSuccess, ndis.StatusPaused, ndis.StatusClosing:
-		default:
-			t.Errorf("%d sends completed with %s", n, s)
-		}
-	}
+	byStatus := checkCompletions(t, r, sent, ndis.StatusSuccess, ndis.StatusPaused, ndis.StatusClosing)
 	ok, paused := byStatus[ndis.StatusSuccess], byStatus[ndis.StatusPaused]
 	// Every frame sent successfully was received, the last ones while the
 	// removal's pause drained them.
@@ -753,8 +754,7 @@ func TestResetWithTraffic(t *testing.T) {
 	stop := traffic(t, r, 2)
 	const resets = 10
 	for i := range resets {
-		n := r.CompletedByStatus()[ndis.StatusSuccess]
-		waitTraffic(t, r, n+100)
+		waitTraffic(t, r)
 		if err := rt.ResetAdapter("loop0"); err != nil {
 			t.Fatal(err)
 		}
@@ -763,15 +763,7 @@ func TestResetWithTraffic(t *testing.T) {
 	sent := stop()
 	quiesce(t, rt)
 
-	checkCompletedOnce(t, r, sent)
-	byStatus := r.CompletedByStatus()
-	for s, n := range byStatus {
-		switch s {
-		case ndis.StatusSuccess, ndis.StatusResetInProgress, ndis.StatusRequestAborted:
-		default:
-			t.Errorf("%d sends completed with %s", n, s)
-		}
-	}
+	byStatus := checkCompletions(t, r, sent, ndis.StatusSuccess, ndis.StatusResetInProgress, ndis.StatusRequestAborted)
 	ok := byStatus[ndis.StatusSuccess]
 	var seq []string
 	for _, e := range r.Records() {
@@ -868,28 +860,33 @@ func TestResetAbortsHeldSends(t *testing.T) {
 	}
 }
 
-// TestPauseWaitsForReturns: a pause does not complete while a protocol
-// holds receive NBLs.
-func TestPauseWaitsForReturns(t *testing.T) {
-	rt, a, r := setup(t, nil)
+// pauseHeldByReceive adds loop0 with a protocol that keeps the broadcast
+// frame it receives, then starts a pause, which cannot complete while the
+// receive NBL is held; the pause's result arrives on pause.
+func pauseHeldByReceive(t *testing.T) (rt *ndis.Runtime, a *ndis.Adapter, r *ndistest.Recorder, pause <-chan error) {
+	t.Helper()
+	rt, a, r = setup(t, nil)
 	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	r.KeepReceives(true)
 	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
 	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
 	done := make(chan error, 1)
 	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
-	time.Sleep(5 * time.Millisecond)
+	return rt, a, r, done
+}
+
+// releasePause checks that the pause has not completed, returns the held
+// receive NBL and waits for the pause to complete.
+func releasePause(t *testing.T, r *ndistest.Recorder, pause <-chan error) {
+	t.Helper()
 	select {
-	case err := <-done:
+	case err := <-pause:
 		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
 	default:
 	}
-	if s := a.State(); s != ndis.AdapterPausing {
-		t.Errorf("state %s, want Pausing", s)
-	}
 	r.ReturnKept()
 	select {
-	case err := <-done:
+	case err := <-pause:
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -898,16 +895,21 @@ func TestPauseWaitsForReturns(t *testing.T) {
 	}
 }
 
+// TestPauseWaitsForReturns: a pause does not complete while a protocol
+// holds receive NBLs.
+func TestPauseWaitsForReturns(t *testing.T) {
+	_, a, r, pause := pauseHeldByReceive(t)
+	time.Sleep(5 * time.Millisecond)
+	if s := a.State(); s != ndis.AdapterPausing {
+		t.Errorf("state %s, want Pausing", s)
+	}
+	releasePause(t, r, pause)
+}
+
 // TestResetDuringPendingPause: a reset may run while a pause waits for a
 // protocol to return receive NBLs (R13); the pause completes after both.
 func TestResetDuringPendingPause(t *testing.T) {
-	rt, a, r := setup(t, nil)
-	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
-	r.KeepReceives(true)
-	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
-	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
-	done := make(chan error, 1)
-	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
+	rt, a, r, pause := pauseHeldByReceive(t)
 	for deadline := time.Now().Add(waitLimit); a.State() != ndis.AdapterPausing; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("state %s, want Pausing", a.State())
@@ -917,20 +919,7 @@ func TestResetDuringPendingPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	ndistest.Eventually(t, func() bool { return len(r.Statuses()) == 2 }, "RESET_END")
-	select {
-	case err := <-done:
-		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
-	default:
-	}
-	r.ReturnKept()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("pause did not complete once the NBL was returned")
-	}
+	releasePause(t, r, pause)
 	if err := rt.RestartAdapter(context.Background(), "loop0"); err != nil {
 		t.Fatal(err)
 	}
