@@ -6,18 +6,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gondis/gondis/internal/param/paramtest"
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
@@ -383,11 +381,7 @@ func TestFilterUnion(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
-	// The package doc lists the parameters as the table declares them.
-	src, derr := parser.ParseFile(token.NewFileSet(), "loopback.go", nil, parser.ParseComments|parser.PackageClauseOnly)
-	if block := "\t" + strings.ReplaceAll(strings.TrimSuffix(loopback.ParamDoc(), "\n"), "\n", "\n\t") + "\n"; derr != nil || !strings.Contains(src.Doc.Text(), block) {
-		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
-	}
+	paramtest.DocLists(t, "loopback.go", loopback.ParamDoc())
 
 	rt := newRuntime(t)
 	n := 0

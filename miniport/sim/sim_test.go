@@ -6,14 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gondis/gondis/internal/param/paramtest"
 	"github.com/gondis/gondis/miniport/sim"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
@@ -38,11 +37,7 @@ func TestDriver(t *testing.T) {
 // Initialize with an *ndis.ParamError that wraps StatusInvalidParameter and names
 // the key, and never panics.
 func TestParams(t *testing.T) {
-	// The package doc lists the parameters as the table declares them.
-	src, derr := parser.ParseFile(token.NewFileSet(), "doc.go", nil, parser.ParseComments|parser.PackageClauseOnly)
-	if block := "\t" + strings.ReplaceAll(strings.TrimSuffix(sim.ParamDoc(), "\n"), "\n", "\n\t") + "\n"; derr != nil || !strings.Contains(src.Doc.Text(), block) {
-		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
-	}
+	paramtest.DocLists(t, "doc.go", sim.ParamDoc())
 
 	e := newEnv(t, false)
 	a, d := e.add("good", map[string]string{

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,22 +103,6 @@ func Kind(b *ndis.Binding, name string) (ndis.DetailKind, bool) {
 		}
 	}
 	return 0, false
-}
-
-// DocLists fails the test unless the Go file (a package doc) lists the
-// parameter table, each line of tableDoc (param.Table.Doc) as a line of
-// its own in a code block: the doc and the table cannot drift apart.
-func DocLists(t testing.TB, file, tableDoc string) {
-	t.Helper()
-	src, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSuffix(tableDoc, "\n"), "\n") {
-		if !strings.Contains(string(src), "\n//\t"+line+"\n") {
-			t.Errorf("%s does not list the parameter line\n\t%s", file, line)
-		}
-	}
 }
 
 // ParamChecks returns checks of d's ValidateParams for t: good fails
