@@ -26,14 +26,14 @@ type env struct {
 	rec *ndistest.RecorderDriver
 
 	mu     sync.Mutex
-	events []ndis.Event
+	events map[ndis.EventKind]int // how many of each kind the runtime reported
 }
 
 // newEnv returns a runtime closed when the test ends. With fake, the
 // runtime and the sim run on one fake clock.
 func newEnv(t *testing.T, fake bool, opts ...ndis.Option) *env {
 	t.Helper()
-	e := &env{t: t, v: ndistest.NewVerifier(t), rec: ndistest.NewRecorderDriver("rec")}
+	e := &env{t: t, v: ndistest.NewVerifier(t), rec: ndistest.NewRecorderDriver("rec"), events: make(map[ndis.EventKind]int)}
 	all := append(e.v.Options(), ndis.WithEventHandler(e.event))
 	var so sim.Options
 	if fake {
@@ -60,20 +60,14 @@ func newEnv(t *testing.T, fake bool, opts ...ndis.Option) *env {
 
 func (e *env) event(ev ndis.Event) {
 	e.mu.Lock()
-	e.events = append(e.events, ev)
+	e.events[ev.Kind]++
 	e.mu.Unlock()
 }
 
 func (e *env) eventCount(kind ndis.EventKind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.events {
-		if ev.Kind == kind {
-			n++
-		}
-	}
-	return n
+	return e.events[kind]
 }
 
 // add adds a sim adapter and returns it with its device.
@@ -102,6 +96,25 @@ func (e *env) bind(adapter string) *ndistest.Recorder {
 		e.t.Fatal(err)
 	}
 	return e.rec.Binding(b)
+}
+
+// up adds adapter "sim0" with params, binds the recorder to it and sets
+// the binding's packet filter to directed: where most tests start.
+func (e *env) up(params map[string]string) (*ndis.Adapter, *sim.Device, *ndistest.Recorder) {
+	e.t.Helper()
+	a, d := e.add("sim0", params)
+	r := e.bind("sim0")
+	ndistest.MustSetPacketFilter(e.t, r.B, ndis.PacketTypeDirected)
+	return a, d, r
+}
+
+// reset resets the adapter (an operator's reset) and fails the test if the
+// runtime refuses.
+func (e *env) reset(adapter string) {
+	e.t.Helper()
+	if err := e.rt.ResetAdapter(adapter); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // advance moves the fake clock by d and then waits until cond holds.
@@ -165,6 +178,32 @@ func resetEnd(t *testing.T, r *ndistest.Recorder, n int) ndis.Status {
 		t.Fatalf("RESET_END payload %x", rec.Payload)
 	}
 	return s
+}
+
+// wantResetEnd waits for the n-th RESET_END and fails the test unless it
+// carries want.
+func wantResetEnd(t *testing.T, r *ndistest.Recorder, n int, want ndis.Status) {
+	t.Helper()
+	if s := resetEnd(t, r, n); s != want {
+		t.Fatalf("RESET_END %d: %s, want %s", n, s, want)
+	}
+}
+
+// stuckQuery has the device hold the next OID request and queries oid on
+// a goroutine of its own; the status arrives on the channel once something
+// ends the request.
+func stuckQuery(t *testing.T, r *ndistest.Recorder, d *sim.Device, oid ndis.OID) <-chan ndis.Status {
+	t.Helper()
+	d.Inject(sim.FaultStuckOid)
+	done := make(chan ndis.Status, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		_, s := ndistest.Query(ctx, r.B, oid, 8)
+		done <- s
+	}()
+	ndistest.Eventually(t, func() bool { return d.Stats().OidsStuck == 1 }, "the OID held")
+	return done
 }
 
 // linkStates returns the media connect states of the recorder's link

@@ -385,9 +385,7 @@ func TestHardwareFilter(t *testing.T) {
 // TestOIDs: the driver's own OIDs, and what it refuses.
 func TestOIDs(t *testing.T) {
 	e := newEnv(t, false)
-	_, d := e.add("sim0", map[string]string{"mtu": "1000"})
-	r := e.bind("sim0")
-	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
+	_, d, r := e.up(map[string]string{"mtu": "1000"})
 	checkTraffic(t, r, d, 1, 3)
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -435,9 +433,7 @@ func TestOIDs(t *testing.T) {
 // resumes them.
 func TestPauseDrains(t *testing.T) {
 	e := newEnv(t, false)
-	_, d := e.add("sim0", map[string]string{"tx_ring": "4", "latency": "200us"})
-	r := e.bind("sim0")
-	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
+	_, d, r := e.up(map[string]string{"tx_ring": "4", "latency": "200us"})
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	send(r, frames(d.MAC(), d.MAC(), 0, 40, 64)...)
@@ -464,20 +460,10 @@ func TestPauseDrains(t *testing.T) {
 // OIDs are aborted too.
 func TestPauseAbortsStuckSends(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	_, d := e.add("sim0", nil)
-	r := e.bind("sim0")
-	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
+	_, d, r := e.up(nil)
 	d.Inject(sim.FaultHang)
 	send(r, frames(d.MAC(), d.MAC(), 0, 3, 64)...)
-	d.Inject(sim.FaultStuckOid)
-	stuck := make(chan ndis.Status, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		_, s := ndistest.Query(ctx, r.B, ndis.OIDGenXmitOK, 8)
-		stuck <- s
-	}()
-	ndistest.Eventually(t, func() bool { return d.Stats().OidsStuck == 1 }, "the OID held")
+	stuck := stuckQuery(t, r, d, ndis.OIDGenXmitOK)
 
 	paused := make(chan error, 1)
 	go func() {
@@ -511,9 +497,7 @@ func TestFlowControl(t *testing.T) {
 	for _, fc := range []bool{true, false} {
 		t.Run(fmt.Sprintf("flow_control=%v", fc), func(t *testing.T) {
 			e := newEnv(t, false)
-			_, d := e.add("sim0", map[string]string{"rx_ring": "4", "tx_ring": "64", "flow_control": fmt.Sprint(fc)})
-			r := e.bind("sim0")
-			ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
+			_, d, r := e.up(map[string]string{"rx_ring": "4", "tx_ring": "64", "flow_control": fmt.Sprint(fc)})
 			r.KeepReceives(true)
 			t.Cleanup(func() { // before the runtime's Close: a pause waits for them
 				r.KeepReceives(false)
@@ -561,9 +545,7 @@ func TestFlowControl(t *testing.T) {
 // under stable names: counters and gauges, and the faults fired by kind.
 func TestReport(t *testing.T) {
 	e := newEnv(t, false)
-	a, d := e.add("sim0", map[string]string{"rx_ring": "8"})
-	r := e.bind("sim0")
-	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
+	a, d, r := e.up(map[string]string{"rx_ring": "8"})
 	me := d.MAC()
 	send(r, frame(me, me, 1, 60), frame(me, me, 2, 60), make([]byte, 13))
 	waitCompleted(t, r, 3)
