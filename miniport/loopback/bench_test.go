@@ -44,7 +44,7 @@ type benchProto struct {
 
 	// Completion-driven sending: budget is the batches still to send; the
 	// last batch to finish closes done.
-	completionDriven bool
+	completionDriven atomic.Bool // set while the warm-up's receives may still run
 	budget           atomic.Int64
 	inFlight         atomic.Int64
 	done             chan struct{}
@@ -56,7 +56,7 @@ func (p *benchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.Receive
 		n++
 	}
 	total := p.received.Add(n)
-	if !p.completionDriven {
+	if !p.completionDriven.Load() {
 		for range total/benchBatch - (total-n)/benchBatch {
 			p.credits <- struct{}{} // capacity benchInFlight: never blocks
 		}
@@ -73,7 +73,7 @@ func (p *benchProto) SendNetBufferListsComplete(l *ndis.NetBufferList) {
 // batchDone takes a batch whose last NBL has completed.
 func (p *benchProto) batchDone(bt *benchBatchOf) {
 	switch {
-	case !p.completionDriven:
+	case !p.completionDriven.Load():
 		p.ready <- bt // capacity benchInFlight: never blocks
 	case p.budget.Add(-1) >= 0:
 		bt.send(p.b)
@@ -225,7 +225,7 @@ func benchLoopback(b *testing.B, completionDriven bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	if completionDriven {
-		p.completionDriven = true
+		p.completionDriven.Store(true)
 		p.done = make(chan struct{})
 		p.budget.Store(int64(b.N) - benchInFlight)
 		p.inFlight.Store(benchInFlight)
