@@ -47,11 +47,25 @@ func newEnv(t *testing.T, opts ...ndis.Option) *env {
 // adapter adds a Running adapter of the fake driver.
 func (e *env) adapter(name string) *ndis.Adapter {
 	e.t.Helper()
-	a, err := e.rt.AddAdapter(e.ctx, name, "fake", nil)
+	return e.adapterOf(name, "fake")
+}
+
+// adapterOf adds a Running adapter of the driver.
+func (e *env) adapterOf(name, driver string) *ndis.Adapter {
+	e.t.Helper()
+	a, err := e.rt.AddAdapter(e.ctx, name, driver, nil)
 	if err != nil {
 		e.t.Fatalf("AddAdapter: %v", err)
 	}
 	return a
+}
+
+// register registers another miniport driver.
+func (e *env) register(d ndis.MiniportDriver) {
+	e.t.Helper()
+	if err := e.rt.RegisterMiniportDriver(d); err != nil {
+		e.t.Fatalf("RegisterMiniportDriver: %v", err)
+	}
 }
 
 // bind binds the recording protocol and returns the binding and its recorder.
@@ -62,6 +76,45 @@ func (e *env) bind(adapter string) (*ndis.Binding, *ndistest.Recorder) {
 		e.t.Fatalf("Bind: %v", err)
 	}
 	return b, e.rec.Binding(b)
+}
+
+// bindAsync binds the recording protocol on a goroutine of its own, for a
+// Bind that has to wait; the binding arrives on the channel (nil, and the
+// test failed, if Bind failed).
+func (e *env) bindAsync(adapter string) <-chan *ndis.Binding {
+	bound := make(chan *ndis.Binding, 1)
+	go func() {
+		b, err := e.rt.Bind(context.Background(), "rec", adapter)
+		if err != nil {
+			e.t.Error(err)
+		}
+		bound <- b
+	}()
+	return bound
+}
+
+// reset resets the adapter, as an operator does, and fails the test if the
+// runtime refuses.
+func (e *env) reset(adapter string) {
+	e.t.Helper()
+	if err := e.rt.ResetAdapter(adapter); err != nil {
+		e.t.Fatalf("ResetAdapter: %v", err)
+	}
+}
+
+// waitResetTimedOut waits for the outcome of a reset that has just timed
+// out: the violation, RESET_END with StatusDeviceFailed to rec, the
+// adapter halted. The miniport's late answer that follows is expected as a
+// call after halt.
+func (e *env) waitResetTimedOut(a *ndis.Adapter, rec *ndistest.Recorder) {
+	e.t.Helper()
+	e.v.Wait(e.t, ndis.RuleResetTimeout)
+	end := rec.WaitStatus(e.t, ndis.StatusResetEnd, 1)
+	if s, _ := ndistest.ResetEndStatus(end.Payload); s != ndis.StatusDeviceFailed {
+		e.t.Errorf("RESET_END carries %v", s)
+	}
+	<-a.Done()
+	e.v.Expect(ndis.RuleCallAfterHalt)
 }
 
 // setFilter sets a binding's packet filter and fails the test on error.

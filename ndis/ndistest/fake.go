@@ -47,6 +47,10 @@ type Fake struct {
 	// StatusSuccess).
 	OnReset         func() (bool, ndis.Status)
 	ResetAddressing bool
+	// PendResets, unless OnReset is set, answers every Reset StatusPending
+	// and does nothing else: the test completes the reset through the
+	// adapter (ResetComplete).
+	PendResets bool
 	// Delays: a positive delay makes the fake answer StatusPending and
 	// complete the operation that long later on Clock (a FakeClock, in a
 	// deterministic test; the wall clock when nil), as a device that takes
@@ -375,15 +379,18 @@ func (f *Fake) Reset() (bool, ndis.Status) {
 	f.calls = append(f.calls, "Reset")
 	f.resets++
 	f.inReset = true
-	hook, addr := f.OnReset, f.ResetAddressing
+	hook, addr, pend := f.OnReset, f.ResetAddressing, f.PendResets
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
 		f.inReset = false
 		f.mu.Unlock()
 	}()
-	if hook != nil {
+	switch {
+	case hook != nil:
 		return hook()
+	case pend:
+		return false, ndis.StatusPending
 	}
 	f.mu.Lock()
 	d := f.ResetDelay
