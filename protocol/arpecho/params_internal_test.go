@@ -3,8 +3,9 @@ package arpecho
 import (
 	"testing"
 
-	"github.com/gondis/gondis/internal/param/paramtest"
+	"github.com/gondis/gondis/protocol/internal/prototest"
 )
 
-// TestDocListsParams: the package doc lists the parameters as declared.
-func TestDocListsParams(t *testing.T) { paramtest.DocLists(t, "arpecho.go", table.Doc()) }
+// TestParams: the package doc lists the parameters as declared; none at all
+// is fine (TestDriverParams tries values).
+func TestParams(t *testing.T) { prototest.Params(t, Driver(), "arpecho.go", table.Doc()) }

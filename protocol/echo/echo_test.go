@@ -11,20 +11,6 @@ import (
 	"github.com/gondis/gondis/protocol/internal/prototest"
 )
 
-func TestParseParams(t *testing.T) {
-	good, bad := prototest.ParamChecks(t, echo.Driver())
-	good(nil)
-	good(map[string]string{"ethertype": "34997", "window": "4096"})
-	bad("window", map[string]string{"window": "0"})
-	bad("window", map[string]string{"window": "x"})
-	bad("ethertype", map[string]string{"ethertype": "0x10000"})
-	bad("dest", map[string]string{"dest": "broadcast"})
-	if p, err := echo.ParseParams(map[string]string{"window": "7"}); err != nil ||
-		p != (echo.Params{EtherType: 0x88b5, Window: 7}) {
-		t.Errorf("ParseParams = %+v, %v", p, err)
-	}
-}
-
 // other is the station the test's requests come from.
 var other = ndis.MacAddress{0x02, 9, 9, 9, 9, 9}
 

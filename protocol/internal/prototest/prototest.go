@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gondis/gondis/internal/param/paramtest"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
@@ -103,6 +104,19 @@ func Kind(b *ndis.Binding, name string) (ndis.DetailKind, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Params checks a protocol's parameters for t: the package doc in docFile
+// lists its table (tableDoc, from param.Table.Doc), and d takes no
+// parameters at all (its defaults). It returns ParamChecks's checks for
+// the test's own cases.
+func Params(t testing.TB, d ndis.ProtocolDriver, docFile, tableDoc string) (good func(params map[string]string),
+	bad func(key string, params map[string]string)) {
+	t.Helper()
+	paramtest.DocLists(t, docFile, tableDoc)
+	good, bad = ParamChecks(t, d)
+	good(nil)
+	return good, bad
 }
 
 // ParamChecks returns checks of d's ValidateParams for t: good fails
