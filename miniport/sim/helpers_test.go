@@ -16,6 +16,14 @@ import (
 // waitLimit bounds the tests' own waits (ndistest's helpers have theirs).
 const waitLimit = 10 * time.Second
 
+// Stations the tests' frames come from or go to, beside the devices' own.
+var (
+	otherMAC = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
+	mcastIn  = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
+	mcastIn2 = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x03}
+	mcastOut = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x02}
+)
+
 // env is one test's runtime: a strict verifier, a recording protocol "rec",
 // the sim driver, and a fake clock unless the test runs on the wall clock.
 type env struct {

@@ -18,13 +18,6 @@ import (
 	"github.com/gondis/gondis/ndis/ndistest"
 )
 
-var (
-	otherMAC = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
-	mcastIn  = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
-	mcastIn2 = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x03}
-	mcastOut = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x02}
-)
-
 func TestDriver(t *testing.T) {
 	for _, d := range []ndis.MiniportDriver{sim.Driver(), sim.DriverWith(sim.Options{Clock: ndistest.NewFakeClock()})} {
 		if d.Name != "sim" || d.Version != ndis.Version630 || d.Initialize == nil || d.ValidateParams == nil {
