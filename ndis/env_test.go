@@ -140,3 +140,26 @@ func (e *env) ticks(n int, period time.Duration) {
 		e.clock.Advance(period)
 	}
 }
+
+// repeat calls fn over and over on a goroutine of its own until fn returns
+// false or stop is called; stop waits for the goroutine to end.
+func repeat(fn func() bool) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if !fn() {
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
