@@ -93,6 +93,20 @@ func (e *env) bindAsync(adapter string) <-chan *ndis.Binding {
 	return bound
 }
 
+// bindWaitsForReset checks that the Bind whose binding comes on bound
+// (bindAsync) does not return while a's pending reset runs, then completes
+// the reset and returns the binding.
+func (e *env) bindWaitsForReset(a *ndis.Adapter, bound <-chan *ndis.Binding) *ndis.Binding {
+	e.t.Helper()
+	select {
+	case <-bound:
+		e.t.Fatal("Bind returned during a reset")
+	case <-time.After(10 * time.Millisecond):
+	}
+	a.ResetComplete(ndis.StatusSuccess, false)
+	return <-bound
+}
+
 // reset resets the adapter, as an operator does, and fails the test if the
 // runtime refuses.
 func (e *env) reset(adapter string) {

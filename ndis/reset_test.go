@@ -618,14 +618,7 @@ func TestR12BindAndReceiveDuringReset(t *testing.T) {
 		t.Errorf("receive during reset: delivered %d, returned %d, counted %d", rec.Received(), e.fake.Returned(l), a.Stats().ReceiveDuringReset)
 	}
 
-	bound := e.bindAsync("eth0")
-	select {
-	case <-bound:
-		t.Fatal("Bind finished during a reset")
-	case <-time.After(10 * time.Millisecond):
-	}
-	a.ResetComplete(ndis.StatusSuccess, false)
-	b2 := <-bound
+	b2 := e.bindWaitsForReset(a, e.bindAsync("eth0"))
 	if got := e.rec.Binding(b2).Statuses(); len(got) != 0 {
 		t.Errorf("the new binding saw %v", got)
 	}
