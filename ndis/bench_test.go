@@ -42,6 +42,24 @@ func (m *dispatchMiniport) Reset() (bool, ndis.Status) {
 	return false, ndis.StatusSuccess
 }
 
+// benchAdapter registers mp as the miniport driver "d" and the protocol
+// driver p on rt, and adds the adapter "eth0" of "d".
+func benchAdapter(b *testing.B, rt *ndis.Runtime, mp ndis.Miniport, p ndis.ProtocolDriver) *ndis.Adapter {
+	b.Helper()
+	if err := rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "d", Version: ndis.Version630,
+		Initialize: func(*ndis.Adapter, ndis.InitParameters) (ndis.Miniport, error) { return mp, nil }}); err != nil {
+		b.Fatal(err)
+	}
+	if err := rt.RegisterProtocolDriver(p); err != nil {
+		b.Fatal(err)
+	}
+	a, err := rt.AddAdapter(context.Background(), "eth0", "d", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
 // endProto signals every RESET_END.
 type endProto struct{ end chan struct{} }
 
@@ -61,21 +79,11 @@ func BenchmarkResetDispatch(b *testing.B) {
 		mp := &dispatchMiniport{entered: make(chan time.Time, 1)}
 		ended := make(chan struct{}, 1)
 		rt := ndis.New(ndis.WithResetEscalation(ndis.Escalation{}))
-		if err := rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "d", Version: ndis.Version630,
-			Initialize: func(*ndis.Adapter, ndis.InitParameters) (ndis.Miniport, error) { return mp, nil }}); err != nil {
-			b.Fatal(err)
-		}
-		if err := rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "p", BindAdapter: func(*ndis.Binding) (ndis.Protocol, error) {
-			return &endProto{end: ended}, nil
-		}}); err != nil {
-			b.Fatal(err)
-		}
 		ctx := context.Background()
-		a, err := rt.AddAdapter(ctx, "eth0", "d", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
 		defer rt.Close(ctx)
+		a := benchAdapter(b, rt, mp, ndis.ProtocolDriver{Name: "p", BindAdapter: func(*ndis.Binding) (ndis.Protocol, error) {
+			return &endProto{end: ended}, nil
+		}})
 		if _, err := rt.Bind(ctx, "p", "eth0"); err != nil {
 			b.Fatal(err)
 		}
@@ -159,25 +167,15 @@ func BenchmarkResetCycle(b *testing.B) {
 func benchResetCycle(b *testing.B, pause time.Duration) {
 	mp := &cycleMiniport{}
 	rt := ndis.New(ndis.WithResetEscalation(ndis.Escalation{}))
-	if err := rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "c", Version: ndis.Version630,
-		Initialize: func(*ndis.Adapter, ndis.InitParameters) (ndis.Miniport, error) { return mp, nil }}); err != nil {
-		b.Fatal(err)
-	}
+	ctx := context.Background()
+	defer rt.Close(ctx)
 	var start atomic.Int64
 	end := make(chan time.Duration, 1)
 	n := 0
-	if err := rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "cycle", BindAdapter: func(*ndis.Binding) (ndis.Protocol, error) {
+	a := benchAdapter(b, rt, mp, ndis.ProtocolDriver{Name: "cycle", BindAdapter: func(*ndis.Binding) (ndis.Protocol, error) {
 		n++
 		return &cycleProto{first: n == 1, last: n == 2, start: &start, end: end}, nil
-	}}); err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	a, err := rt.AddAdapter(ctx, "eth0", "c", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	}})
 	for i := range 2 {
 		bd, err := rt.Bind(ctx, "cycle", "eth0")
 		if err != nil {

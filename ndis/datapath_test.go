@@ -22,20 +22,10 @@ func TestSendExactlyOnce(t *testing.T) {
 
 	// The interrupt goroutine completes held sends in batches.
 	e.fake.Do(func(f *ndistest.Fake) { f.HoldSends = true })
-	stopIRQ := make(chan struct{})
-	irqDone := make(chan struct{})
-	go func() {
-		defer close(irqDone)
-		for {
-			select {
-			case <-stopIRQ:
-				e.fake.CompleteHeld(ndis.StatusSuccess)
-				return
-			default:
-				e.fake.CompleteHeld(ndis.StatusSuccess)
-			}
-		}
-	}()
+	stopIRQ := repeat(func() bool {
+		e.fake.CompleteHeld(ndis.StatusSuccess)
+		return true
+	})
 
 	const senders, batches, batch = 4, 300, 8
 	var owner sync.Map // *NetBufferList -> *ndis.Binding
@@ -59,32 +49,22 @@ func TestSendExactlyOnce(t *testing.T) {
 		}()
 	}
 	var cycles atomic.Int32
-	stopLC := make(chan struct{})
-	lcDone := make(chan struct{})
-	go func() {
-		defer close(lcDone)
-		for {
-			select {
-			case <-stopLC:
-				return
-			default:
-			}
-			if err := e.rt.PauseAdapter(context.Background(), "eth0"); err != nil {
-				t.Errorf("pause: %v", err)
-				return
-			}
-			if err := e.rt.RestartAdapter(context.Background(), "eth0"); err != nil {
-				t.Errorf("restart: %v", err)
-				return
-			}
-			cycles.Add(1)
+	stopLC := repeat(func() bool {
+		if err := e.rt.PauseAdapter(context.Background(), "eth0"); err != nil {
+			t.Errorf("pause: %v", err)
+			return false
 		}
-	}()
+		if err := e.rt.RestartAdapter(context.Background(), "eth0"); err != nil {
+			t.Errorf("restart: %v", err)
+			return false
+		}
+		cycles.Add(1)
+		return true
+	})
 	wg.Wait()
-	close(stopLC)
-	<-lcDone
-	close(stopIRQ)
-	<-irqDone
+	stopLC()
+	stopIRQ()
+	e.fake.CompleteHeld(ndis.StatusSuccess) // what the last pass left
 
 	total := senders * batches * batch
 	ndistest.Eventually(t, func() bool { return r1.Completed()+r2.Completed() == total }, "all %d sends completed", total)

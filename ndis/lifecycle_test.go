@@ -129,9 +129,7 @@ func TestInitializeFailure(t *testing.T) {
 	e := newEnv(t)
 	bad := ndistest.NewFake()
 	bad.InitError = ndis.StatusResources
-	if err := e.rt.RegisterMiniportDriver(bad.Driver("bad", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
+	e.register(bad.Driver("bad", ndis.Version630))
 	_, err := e.rt.AddAdapter(e.ctx, "eth1", "bad", nil)
 	if !errors.Is(err, ndis.StatusResources) {
 		t.Fatalf("AddAdapter: %v, want it to wrap %v", err, ndis.StatusResources)

@@ -214,9 +214,7 @@ func TestCloseFromHandlers(t *testing.T) {
 						closeOnce()
 					}
 				}
-				if err := e.rt.ResetAdapter("eth0"); err != nil {
-					t.Fatal(err)
-				}
+				e.reset("eth0")
 			case "receive":
 				rec.OnReceive = func(*ndis.NetBufferList, ndis.ReceiveFlags) { closeOnce() }
 				e.fake.Indicate(0, frame(ndis.BroadcastAddress, "x"))
@@ -243,9 +241,7 @@ func TestCloseFromHandlers(t *testing.T) {
 				other.WaitStatus(t, ndis.StatusResetEnd, 1)
 			}
 			n := other.Count(ndis.StatusResetEnd)
-			if err := e.rt.ResetAdapter("eth0"); err != nil {
-				t.Fatal(err)
-			}
+			e.reset("eth0")
 			other.WaitStatus(t, ndis.StatusResetEnd, n+1)
 			if got := len(a.Bindings()); got != 1 {
 				t.Errorf("%d bindings left, want 1", got)
@@ -373,10 +369,8 @@ func TestResetCompletedDuringPause(t *testing.T) {
 	}
 	b, rec := e.bind("eth0")
 	e.setFilter(b, ndis.PacketTypeDirected)
-	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.fake.PendResets = true
+	e.reset("eth0")
 	rec.WaitStatus(t, ndis.StatusResetStart, 1)
 	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
 	paused := make(chan error, 1)
@@ -465,9 +459,7 @@ func TestFailedAdapterStaysListed(t *testing.T) {
 		t.Errorf("reinitializing a running adapter: %v", err)
 	}
 	_, rec := e.bind("eth0")
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	rec.WaitStatus(t, ndis.StatusResetEnd, 1)
 
 	// Failed again, then removed: forgotten, the name free.
@@ -505,9 +497,7 @@ func TestOperatorResets(t *testing.T) {
 	// Three more: more than the escalation's two per window, yet the
 	// adapter lives, since they are the operator's.
 	for i := 2; i <= 4; i++ {
-		if err := e.rt.ResetAdapter("eth0"); err != nil {
-			t.Fatal(err)
-		}
+		e.reset("eth0")
 		rec.WaitStatus(t, ndis.StatusResetEnd, i)
 	}
 	if a.State() != ndis.AdapterRunning || a.FailureReason() != "" {

@@ -1,93 +1,9 @@
 package ndis_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/gondis/gondis/ndis"
-	"github.com/gondis/gondis/ndis/ndistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// env is one runtime with a fake miniport driver and a recording protocol,
-// on a fake clock, in strict verifier mode.
-type env struct {
-	t     *testing.T
-	ctx   context.Context
-	clock *ndistest.FakeClock
-	v     *ndistest.Verifier
-	rt    *ndis.Runtime
-	fake  *ndistest.Fake
-	rec   *ndistest.RecorderDriver
-}
-
-func newEnv(t *testing.T, opts ...ndis.Option) *env {
-	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: ndistest.NewFakeClock(), fake: ndistest.NewFake(),
-		rec: ndistest.NewRecorderDriver("rec")}
-	e.v = ndistest.NewVerifier(t)
-	all := append(e.v.Options(), ndis.WithClock(e.clock))
-	e.rt = ndis.New(append(all, opts...)...)
-	if err := e.rt.RegisterMiniportDriver(e.fake.Driver("fake", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.rt.RegisterProtocolDriver(e.rec.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.rt.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return e
-}
-
-// adapter adds a Running adapter of the fake driver.
-func (e *env) adapter(name string) *ndis.Adapter {
-	e.t.Helper()
-	a, err := e.rt.AddAdapter(e.ctx, name, "fake", nil)
-	if err != nil {
-		e.t.Fatalf("AddAdapter: %v", err)
-	}
-	return a
-}
-
-// bind binds the recording protocol and returns the binding and its recorder.
-func (e *env) bind(adapter string) (*ndis.Binding, *ndistest.Recorder) {
-	e.t.Helper()
-	b, err := e.rt.Bind(e.ctx, "rec", adapter)
-	if err != nil {
-		e.t.Fatalf("Bind: %v", err)
-	}
-	return b, e.rec.Binding(b)
-}
-
-// setFilter sets a binding's packet filter and fails the test on error.
-func (e *env) setFilter(b *ndis.Binding, f uint32) {
-	e.t.Helper()
-	if s := ndistest.SetPacketFilter(e.ctx, b, f); s != ndis.StatusSuccess {
-		e.t.Fatalf("set packet filter: %v", s)
-	}
-}
-
-// frame returns a frame to dst carrying payload, from a station of its
-// own.
-func frame(dst ndis.MacAddress, payload string) []byte {
-	return ndistest.Ethernet(dst, ndis.MacAddress{2, 0, 0, 0, 0, 9}, 0x88b5, []byte(payload))
-}
-
-// ticks advances the fake clock by n check-for-hang periods, each once the
-// adapter's tick timer is armed again, so no tick is skipped.
-func (e *env) ticks(n int, period time.Duration) {
-	e.t.Helper()
-	for range n {
-		e.clock.WaitTimers(e.t, 1)
-		e.clock.Advance(period)
-	}
-}

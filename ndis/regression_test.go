@@ -28,9 +28,7 @@ func TestOidFromResetEndHandler(t *testing.T) {
 		defer cancel()
 		res <- ndistest.SetPacketFilter(ctx, b, ndis.PacketTypeDirected)
 	}
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	if s := <-res; s != ndis.StatusSuccess {
 		t.Errorf("OID request from the RESET_END handler: %v", s)
 	}
@@ -46,20 +44,11 @@ func TestRestoreTimeout(t *testing.T) {
 	e.setFilter(b, ndis.PacketTypeDirected)
 	e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
 	e.v.Expect(ndis.RuleResetTimeout)
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	ndistest.Eventually(t, func() bool { return e.fake.PendingOIDs() == 1 }, "restore request at the miniport")
 	e.clock.WaitTimers(t, 2)
 	e.clock.Advance(10 * time.Second)
-	e.v.Wait(t, ndis.RuleResetTimeout)
-	end := rec.WaitStatus(t, ndis.StatusResetEnd, 1)
-	if s, _ := ndistest.ResetEndStatus(end.Payload); s != ndis.StatusDeviceFailed {
-		t.Errorf("RESET_END carries %v", s)
-	}
-	<-a.Done()
-	// The miniport's late answer is a call after halt.
-	e.v.Expect(ndis.RuleCallAfterHalt)
+	e.waitResetTimedOut(a, rec) // the miniport's late answer is a call after halt
 	e.fake.CompleteOID(ndis.StatusSuccess)
 }
 
@@ -85,9 +74,7 @@ func TestTimeoutKeepsGateClosed(t *testing.T) {
 			sent <- l
 		}
 	}
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	ndistest.Eventually(t, func() bool { return pending.Load() == 1 }, "reset pending")
 	e.clock.WaitTimers(t, 2)
 	e.clock.Advance(time.Second)
@@ -122,27 +109,12 @@ func TestBindOverlappingReset(t *testing.T) {
 	a := e.adapter("eth0")
 	entered, release := make(chan struct{}), make(chan struct{})
 	e.rec.Setup = func(*ndistest.Recorder) { close(entered); <-release }
-	bound := make(chan *ndis.Binding, 1)
-	go func() {
-		b, err := e.rt.Bind(context.Background(), "rec", "eth0")
-		if err != nil {
-			t.Error(err)
-		}
-		bound <- b
-	}()
+	bound := e.bindAsync("eth0")
 	<-entered
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	ndistest.Eventually(t, func() bool { return pending.Load() }, "reset pending")
 	close(release)
-	select {
-	case <-bound:
-		t.Fatal("Bind returned during the reset")
-	case <-time.After(10 * time.Millisecond):
-	}
-	a.ResetComplete(ndis.StatusSuccess, false)
-	b := <-bound
+	b := e.bindWaitsForReset(a, bound)
 	l := ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "x"))
 	b.SendNetBufferLists(l)
 	if l.Status != ndis.StatusSuccess {
@@ -223,13 +195,9 @@ func TestForeignCompletion(t *testing.T) {
 	var held *ndis.NetBufferList
 	f2.HoldSends = true
 	f2.OnSend = func(l *ndis.NetBufferList) { held = l }
-	if err := e.rt.RegisterMiniportDriver(f2.Driver("fake2", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
+	e.register(f2.Driver("fake2", ndis.Version630))
 	a1 := e.adapter("eth0")
-	if _, err := e.rt.AddAdapter(e.ctx, "eth1", "fake2", nil); err != nil {
-		t.Fatal(err)
-	}
+	e.adapterOf("eth1", "fake2")
 	b2, _ := e.bind("eth1")
 	b2.SendNetBufferLists(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "x")))
 	e.v.Expect(ndis.RuleSendDoubleComplete)
@@ -275,7 +243,7 @@ func TestTimedDataHangFirstTick(t *testing.T) {
 // its unbinding.
 func TestRemoveDuringResetUnbindsAfterEnd(t *testing.T) {
 	e := newEnv(t)
-	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+	e.fake.PendResets = true
 	a := e.adapter("eth0")
 	_, rec := e.bind("eth0")
 	a.ResetMiniport()

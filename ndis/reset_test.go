@@ -123,22 +123,10 @@ func goroutineID() uint64 {
 // does nothing; a driver without MiniportResetEx gets no reset.
 func TestR2VersionAndHandler(t *testing.T) {
 	e := newEnv(t)
-	old := ndistest.NewFake()
-	if err := e.rt.RegisterMiniportDriver(old.Driver("old", ndis.Version620)); err != nil {
-		t.Fatal(err)
-	}
-	noReset := ndistest.NewFake()
-	if err := e.rt.RegisterMiniportDriver(noReset.DriverWithoutReset("plain", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
-	a1, err := e.rt.AddAdapter(e.ctx, "old0", "old", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a2, err := e.rt.AddAdapter(e.ctx, "plain0", "plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, noReset := ndistest.NewFake(), ndistest.NewFake()
+	e.register(old.Driver("old", ndis.Version620))
+	e.register(noReset.DriverWithoutReset("plain", ndis.Version630))
+	a1, a2 := e.adapterOf("old0", "old"), e.adapterOf("plain0", "plain")
 	e.v.Expect(ndis.RuleResetMiniportUnsupportedVersion)
 	a1.ResetMiniport()
 	e.v.Wait(t, ndis.RuleResetMiniportUnsupportedVersion)
@@ -155,9 +143,7 @@ func TestR2VersionAndHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.ResetAdapter("old0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("old0")
 	e.rec.Binding(b).WaitStatus(t, ndis.StatusResetEnd, 1)
 }
 
@@ -241,13 +227,8 @@ func TestR4States(t *testing.T) {
 	}
 
 	other := ndistest.NewFake()
-	if err := e.rt.RegisterMiniportDriver(other.Driver("other", ndis.Version630)); err != nil {
-		t.Fatal(err)
-	}
-	a2, err := e.rt.AddAdapter(e.ctx, "eth1", "other", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.register(other.Driver("other", ndis.Version630))
+	a2 := e.adapterOf("eth1", "other")
 	// Hold the removal in its pause, so that the request below comes
 	// after RemoveMiniport and before the halt.
 	other.Do(func(f *ndistest.Fake) { f.PauseStatus = ndis.StatusPending })
@@ -334,7 +315,7 @@ func TestR5Gate(t *testing.T) {
 // later from another goroutine; a second ResetComplete is a violation.
 func TestR6PendingReset(t *testing.T) {
 	e := newEnv(t)
-	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+	e.fake.PendResets = true
 	a := e.adapter("eth0")
 	_, rec := e.bind("eth0")
 	a.ResetMiniport()
@@ -516,7 +497,7 @@ func TestR9FailureAndEscalation(t *testing.T) {
 // adapter; its bindings still get RESET_END.
 func TestR10ResetTimeout(t *testing.T) {
 	e := newEnv(t, ndis.WithResetTimeout(10*time.Second))
-	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+	e.fake.PendResets = true
 	a := e.adapter("eth0")
 	_, rec := e.bind("eth0")
 	e.v.Expect(ndis.RuleResetTimeout)
@@ -527,14 +508,7 @@ func TestR10ResetTimeout(t *testing.T) {
 		t.Fatal("timed out early")
 	}
 	e.clock.Advance(time.Second)
-	e.v.Wait(t, ndis.RuleResetTimeout)
-	end := rec.WaitStatus(t, ndis.StatusResetEnd, 1)
-	if s, _ := ndistest.ResetEndStatus(end.Payload); s != ndis.StatusDeviceFailed {
-		t.Errorf("RESET_END carries %v", s)
-	}
-	<-a.Done()
-	// The miniport's late completion is a call after halt.
-	e.v.Expect(ndis.RuleCallAfterHalt)
+	e.waitResetTimedOut(a, rec) // the miniport's late completion is a call after halt
 	a.ResetComplete(ndis.StatusSuccess, false)
 }
 
@@ -631,7 +605,7 @@ func TestR11IntervalOverride(t *testing.T) {
 // RESET_END; receives during a reset go straight back to the miniport.
 func TestR12BindAndReceiveDuringReset(t *testing.T) {
 	e := newEnv(t)
-	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+	e.fake.PendResets = true
 	a := e.adapter("eth0")
 	b, rec := e.bind("eth0")
 	e.setFilter(b, ndis.PacketTypePromiscuous)
@@ -644,21 +618,7 @@ func TestR12BindAndReceiveDuringReset(t *testing.T) {
 		t.Errorf("receive during reset: delivered %d, returned %d, counted %d", rec.Received(), e.fake.Returned(l), a.Stats().ReceiveDuringReset)
 	}
 
-	bound := make(chan *ndis.Binding, 1)
-	go func() {
-		b2, err := e.rt.Bind(context.Background(), "rec", "eth0")
-		if err != nil {
-			t.Error(err)
-		}
-		bound <- b2
-	}()
-	select {
-	case <-bound:
-		t.Fatal("Bind finished during a reset")
-	case <-time.After(10 * time.Millisecond):
-	}
-	a.ResetComplete(ndis.StatusSuccess, false)
-	b2 := <-bound
+	b2 := e.bindWaitsForReset(a, e.bindAsync("eth0"))
 	if got := e.rec.Binding(b2).Statuses(); len(got) != 0 {
 		t.Errorf("the new binding saw %v", got)
 	}
@@ -677,7 +637,7 @@ func TestR13PauseAndHaltDuringReset(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
-			e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+			e.fake.PendResets = true
 			e.fake.PauseStatus = ndis.StatusPending
 			a := e.adapter("eth0")
 			_, rec := e.bind("eth0")
@@ -749,9 +709,7 @@ func TestR14CountersAndEvents(t *testing.T) {
 	a := e.adapter("eth0")
 	b, rec := e.bind("eth0")
 	e.setFilter(b, ndis.PacketTypeDirected)
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
 	a.ResetComplete(ndis.StatusSuccess, true)
 	rec.WaitStatus(t, ndis.StatusResetEnd, 1)

@@ -22,9 +22,7 @@ func TestSmoke(t *testing.T) {
 	if rec.Received() != 1 {
 		t.Fatalf("received %d", rec.Received())
 	}
-	if err := e.rt.ResetAdapter("eth0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("eth0")
 	rec.WaitStatus(t, ndis.StatusResetEnd, 1)
 	t.Log(rec.Statuses(), e.fake.Calls())
 }

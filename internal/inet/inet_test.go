@@ -5,12 +5,8 @@ import (
 	"encoding/binary"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // A captured IPv4 header (UDP, DF set) with its checksum, 0xb861.
 var goldenIPv4 = []byte{0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61,

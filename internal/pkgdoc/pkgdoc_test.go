@@ -1,16 +1,13 @@
 package pkgdoc
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"testing/fstest"
-
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // moduleRoot returns the directory of the go.mod at or above the test's.
 func moduleRoot(t *testing.T) string {
@@ -35,26 +32,10 @@ func moduleRoot(t *testing.T) string {
 // file cites one the repository does not have.
 func TestRepository(t *testing.T) {
 	fsys := os.DirFS(moduleRoot(t))
-	docs, err := PackageDocs(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range docs {
-		t.Error(p)
-	}
-	cites, err := Citations(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range cites {
-		t.Error(p)
-	}
-	version, err := GoVersion(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range version {
-		t.Error(p)
+	for _, check := range []func(fs.FS) ([]Problem, error){PackageDocs, Citations, GoVersion} {
+		for _, p := range run(t, check, fsys) {
+			t.Error(p)
+		}
 	}
 }
 
@@ -73,20 +54,30 @@ func TestGoVersion(t *testing.T) {
 		{"module m\n\ngo 1.26.8\n", "Go 1.26.80", false},
 		{"module m\n", "Go 1.26", false},
 	} {
-		got, err := GoVersion(fstest.MapFS{"go.mod": file(c.mod), "README.md": file(c.readme)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := run(t, GoVersion, tree(map[string]string{"go.mod": c.mod, "README.md": c.readme}))
 		if (len(got) == 0) != c.ok {
 			t.Errorf("go.mod %q, README %q: %v; want ok %v", c.mod, c.readme, got, c.ok)
 		}
 	}
 }
 
-func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+// tree is a file system of the files given as path → text.
+func tree(files map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for name, text := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	return fsys
+}
 
-// strings returns the problems as text, for comparison.
-func texts(ps []Problem) []string {
+// run runs check on fsys and returns the problems it finds as text; an
+// error fails the test.
+func run(t *testing.T, check func(fs.FS) ([]Problem, error), fsys fs.FS) []string {
+	t.Helper()
+	ps, err := check(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.String()
@@ -97,35 +88,32 @@ func texts(ps []Problem) []string {
 // TestPackageDocs: what each kind of missing or misplaced package doc is
 // reported as, and what is not a package.
 func TestPackageDocs(t *testing.T) {
-	fsys := fstest.MapFS{
-		"go.mod": file("module example.com/m\n"),
+	fsys := tree(map[string]string{
+		"go.mod": "module example.com/m\n",
 		// Good: a doc in one file of several, and a command.
-		"good/doc.go":         file("// Package good is fine.\npackage good\n"),
-		"good/good.go":        file("package good\n"),
-		"cmd/tool/main.go":    file("// Command tool is fine.\npackage main\n"),
-		"good/good_test.go":   file("package good\n"), // tests need no doc
-		"onlytests/x_test.go": file("package onlytests\n"),
+		"good/doc.go":         "// Package good is fine.\npackage good\n",
+		"good/good.go":        "package good\n",
+		"cmd/tool/main.go":    "// Command tool is fine.\npackage main\n",
+		"good/good_test.go":   "package good\n", // tests need no doc
+		"onlytests/x_test.go": "package onlytests\n",
 		// Not packages of the module.
-		"testdata/bad.go":   file("package bad\n"),
-		".hidden/bad.go":    file("package bad\n"),
-		"_skip/bad.go":      file("package bad\n"),
-		"nested/go.mod":     file("module example.com/nested\n"),
-		"nested/bad/bad.go": file("package bad\n"),
+		"testdata/bad.go":   "package bad\n",
+		".hidden/bad.go":    "package bad\n",
+		"_skip/bad.go":      "package bad\n",
+		"nested/go.mod":     "module example.com/nested\n",
+		"nested/bad/bad.go": "package bad\n",
 		// Bad.
-		"none/a.go":          file("// A comment, but not the package's.\n\npackage none\n"),
-		"two/a.go":           file("// Package two is here.\npackage two\n"),
-		"two/b.go":           file("// Package two is here too.\npackage two\n"),
-		"oslinux/x_linux.go": file("// Package oslinux is only on Linux.\npackage oslinux\n"),
-		"oslinux/x_other.go": file("//go:build !linux\n\npackage oslinux\n"),
-		"tagged/x.go":        file("//go:build linux\n\n// Package tagged is only on Linux.\npackage tagged\n"),
-		"tagged/y.go":        file("package tagged\n"),
-		"wrong/x.go":         file("// This package does things.\npackage wrong\n"),
-		"cmd/other/main.go":  file("// Package main is a command.\npackage main\n"),
-	}
-	got, err := PackageDocs(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+		"none/a.go":          "// A comment, but not the package's.\n\npackage none\n",
+		"two/a.go":           "// Package two is here.\npackage two\n",
+		"two/b.go":           "// Package two is here too.\npackage two\n",
+		"oslinux/x_linux.go": "// Package oslinux is only on Linux.\npackage oslinux\n",
+		"oslinux/x_other.go": "//go:build !linux\n\npackage oslinux\n",
+		"tagged/x.go":        "//go:build linux\n\n// Package tagged is only on Linux.\npackage tagged\n",
+		"tagged/y.go":        "package tagged\n",
+		"wrong/x.go":         "// This package does things.\npackage wrong\n",
+		"cmd/other/main.go":  "// Package main is a command.\npackage main\n",
+	})
+	got := run(t, PackageDocs, fsys)
 	want := []string{
 		`cmd/other: package doc in main.go begins "Package main is a command."; want "Command other ..."`,
 		"none: no package doc (a // Package none comment above the package clause of one file)",
@@ -134,8 +122,8 @@ func TestPackageDocs(t *testing.T) {
 		"two: package doc in a.go and b.go; keep it in one file",
 		`wrong: package doc in x.go begins "This package does things."; want "Package wrong ..."`,
 	}
-	if g := texts(got); !slices.Equal(g, want) {
-		t.Errorf("PackageDocs:\n got %q\nwant %q", g, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("PackageDocs:\n got %q\nwant %q", got, want)
 	}
 }
 
@@ -143,21 +131,19 @@ func TestPackageDocs(t *testing.T) {
 // it are reported with their lines; files that are there, URLs, wildcard
 // names and Go code outside comments are not.
 func TestCitations(t *testing.T) {
-	fsys := fstest.MapFS{
-		"go.mod":         file("module example.com/m\n"),
-		"docs/RESET.md":  file("# Reset\n\nThe engine is `ndis/reset.go`; see also RESET.md, ../README.md\nand ../../README.md.\n"),
-		"README.md":      file("See docs/RESET.md,\nDESIGN.md §2 and ../shared/STYLE.md.\nhttps://example.com/x/NOTES.md and github.com/o/r/blob/main/X.md are links.\n"),
-		"ndis/reset.go":  file("// Package ndis. See reset.go, docs/RESET.md and\n// NDIS-RESET.md.\npackage ndis\n\nvar s = \"DESIGN.md\" // a string is not a citation\n"),
-		"ndis/hang.go":   file("package ndis\n\n/* the rules live in\n   ../../shared */\n\n// Linux-only code sits in _linux.go files; *_test.go too.\nvar x int\n"),
-		"conf/a.yaml":    file("# see gone.yaml\nkey: 1\n"),
-		"other/LICENSE":  file("DESIGN.md is not read: not a doc file by its name\n"),
-		"testdata/x.md":  file("DESIGN.md\n"),
-		"ndis/up/doc.go": file("// Package up cites ../../docs/RESET.md and ../../../outside.md.\npackage up\n"),
-	}
-	got, err := Citations(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fsys := tree(map[string]string{
+		"go.mod":         "module example.com/m\n",
+		"docs/RESET.md":  "# Reset\n\nThe engine is `ndis/reset.go`; see also RESET.md, ../README.md\nand ../../README.md.\n",
+		"README.md":      "See docs/RESET.md,\nDESIGN.md §2 and ../shared/STYLE.md.\nhttps://example.com/x/NOTES.md and github.com/o/r/blob/main/X.md are links.\n",
+		"ndis/reset.go":  "// Package ndis. See reset.go, docs/RESET.md and\n// NDIS-RESET.md.\npackage ndis\n\nvar s = \"DESIGN.md\" // a string is not a citation\n",
+		"ndis/hang.go":   "package ndis\n\n/* the rules live in\n   ../../shared */\n\n// Linux-only code sits in _linux.go files; *_test.go too.\nvar x int\n",
+		"conf/a.yaml":    "# see gone.yaml\nkey: 1\n",
+		"other/LICENSE":  "DESIGN.md is not read: not a doc file by its name\n",
+		"testdata/x.md":  "DESIGN.md\n",
+		"ndis/up/doc.go": "// Package up cites ../../docs/RESET.md and ../../../outside.md.\npackage up\n",
+	})
+	got := run(t, Citations, fsys)
+	slices.Sort(got)
 	want := []string{
 		"README.md:2: cites ../shared, which is outside the repository",
 		"README.md:2: cites ../shared/STYLE.md, which is outside the repository",
@@ -168,9 +154,7 @@ func TestCitations(t *testing.T) {
 		"ndis/reset.go:2: cites NDIS-RESET.md, which is not in the repository",
 		"ndis/up/doc.go:1: cites ../../../outside.md, which is outside the repository",
 	}
-	g := texts(got)
-	slices.Sort(g)
-	if !slices.Equal(g, want) {
-		t.Errorf("Citations:\n got %q\nwant %q", g, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Citations:\n got %q\nwant %q", got, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
 )
 
 // The datapath benchmark of docs/PERFORMANCE.md, beside its baseline. In
@@ -43,7 +44,7 @@ type benchProto struct {
 
 	// Completion-driven sending: budget is the batches still to send; the
 	// last batch to finish closes done.
-	completionDriven bool
+	completionDriven atomic.Bool // set while the warm-up's receives may still run
 	budget           atomic.Int64
 	inFlight         atomic.Int64
 	done             chan struct{}
@@ -55,7 +56,7 @@ func (p *benchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.Receive
 		n++
 	}
 	total := p.received.Add(n)
-	if !p.completionDriven {
+	if !p.completionDriven.Load() {
 		for range total/benchBatch - (total-n)/benchBatch {
 			p.credits <- struct{}{} // capacity benchInFlight: never blocks
 		}
@@ -64,36 +65,99 @@ func (p *benchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.Receive
 }
 
 func (p *benchProto) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	for x := l; x != nil; {
-		next := x.Next
-		if x.Status != ndis.StatusSuccess {
-			p.failed.Add(1)
-		}
-		bt := x.ProtocolReserved.(*benchBatchOf)
-		if bt.remaining--; bt.remaining == 0 {
-			switch {
-			case !p.completionDriven:
-				p.ready <- bt // capacity benchInFlight: never blocks
-			case p.budget.Add(-1) >= 0:
-				p.sendBatch(bt)
-			case p.inFlight.Add(-1) == 0:
-				close(p.done)
-			}
-		}
-		x = next
+	if n := completeBatches(l, p.batchDone); n != 0 {
+		p.failed.Add(n)
+	}
+}
+
+// batchDone takes a batch whose last NBL has completed.
+func (p *benchProto) batchDone(bt *benchBatchOf) {
+	switch {
+	case !p.completionDriven.Load():
+		p.ready <- bt // capacity benchInFlight: never blocks
+	case p.budget.Add(-1) >= 0:
+		bt.send(p.b)
+	case p.inFlight.Add(-1) == 0:
+		close(p.done)
 	}
 }
 
 func (p *benchProto) Status(ndis.Status, []byte) {}
 
-// sendBatch relinks a batch and sends it.
-func (p *benchProto) sendBatch(bt *benchBatchOf) {
+// send relinks the batch and sends it through b.
+func (bt *benchBatchOf) send(b *ndis.Binding) {
 	bt.remaining = benchBatch
 	for i, x := range bt.nbls[:benchBatch-1] {
 		x.Next = bt.nbls[i+1]
 	}
 	bt.nbls[benchBatch-1].Next = nil
-	p.b.SendNetBufferLists(bt.nbls[0])
+	b.SendNetBufferLists(bt.nbls[0])
+}
+
+// completeBatches counts the completed NBLs of l against their batches,
+// hands each batch whose last NBL is back to done (which may send it
+// again), and returns how many of the NBLs did not succeed.
+func completeBatches(l *ndis.NetBufferList, done func(*benchBatchOf)) (failed uint64) {
+	for x := l; x != nil; {
+		next := x.Next
+		if x.Status != ndis.StatusSuccess {
+			failed++
+		}
+		bt := x.ProtocolReserved.(*benchBatchOf)
+		if bt.remaining--; bt.remaining == 0 {
+			done(bt)
+		}
+		x = next
+	}
+	return failed
+}
+
+// startBench registers the loopback driver and a protocol "bench" on rt,
+// adds loop0, binds the protocol bind returns to it and sets the directed
+// filter; it returns the adapter.
+func startBench(b *testing.B, rt *ndis.Runtime, bind func(*ndis.Binding) ndis.Protocol) *ndis.Adapter {
+	b.Helper()
+	ctx := context.Background()
+	if err := rt.RegisterMiniportDriver(loopback.Driver()); err != nil {
+		b.Fatal(err)
+	}
+	if err := rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "bench", BindAdapter: func(bd *ndis.Binding) (ndis.Protocol, error) {
+		return bind(bd), nil
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	a, err := rt.AddAdapter(ctx, "loop0", "loopback", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bd, err := rt.Bind(ctx, "bench", "loop0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ndistest.MustSetPacketFilter(b, bd, ndis.PacketTypeDirected)
+	return a
+}
+
+// newBatches returns benchInFlight batches of benchBatch one-frame NBLs to
+// dst, from one pool, filled once.
+func newBatches(b *testing.B, dst ndis.MacAddress) []*benchBatchOf {
+	pool := ndis.NewPool(benchFrameSize, 0)
+	f := frame(dst, 0, benchFrameSize)
+	bts := make([]*benchBatchOf, benchInFlight)
+	for i := range bts {
+		chain, n := pool.Get(benchBatch)
+		if n != benchBatch {
+			b.Fatal("pool")
+		}
+		bt := &benchBatchOf{}
+		for x := chain; x != nil; x = x.Next {
+			copy(x.Frames[0], f)
+			x.ProtocolReserved = bt
+			bt.nbls = append(bt.nbls, x)
+		}
+		bts[i] = bt
+	}
+	return bts
 }
 
 // BenchmarkLoopback: send → loop back → receive → return → complete, with
@@ -120,41 +184,12 @@ func benchLoopback(b *testing.B, completionDriven bool) {
 			b.Error(err)
 		}
 	}()
-	ctx := context.Background()
 	p := &benchProto{ready: make(chan *benchBatchOf, benchInFlight), credits: make(chan struct{}, benchInFlight)}
-	must := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	must(rt.RegisterMiniportDriver(loopback.Driver()))
-	must(rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "bench", BindAdapter: func(bd *ndis.Binding) (ndis.Protocol, error) {
+	a := startBench(b, rt, func(bd *ndis.Binding) ndis.Protocol {
 		p.b = bd
-		return p, nil
-	}}))
-	a, err := rt.AddAdapter(ctx, "loop0", "loopback", nil)
-	must(err)
-	_, err = rt.Bind(ctx, "bench", "loop0")
-	must(err)
-	if s := p.b.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
-		Buffer: ndis.Ulong(ndis.PacketTypeDirected)}); s != ndis.StatusSuccess {
-		b.Fatal(s)
-	}
-
-	// The sender's NBLs: one pool, benchInFlight batches, filled once.
-	pool := ndis.NewPool(benchFrameSize, 0)
-	f := frame(a.MacAddress(), 0, benchFrameSize)
-	for range benchInFlight {
-		chain, n := pool.Get(benchBatch)
-		if n != benchBatch {
-			b.Fatal("pool")
-		}
-		bt := &benchBatchOf{}
-		for x := chain; x != nil; x = x.Next {
-			copy(x.Frames[0], f)
-			x.ProtocolReserved = bt
-			bt.nbls = append(bt.nbls, x)
-		}
+		return p
+	})
+	for _, bt := range newBatches(b, a.MacAddress()) {
 		p.ready <- bt
 		p.credits <- struct{}{}
 	}
@@ -163,7 +198,7 @@ func benchLoopback(b *testing.B, completionDriven bool) {
 	// benchInFlight batches between send and receive.
 	send := func() {
 		<-p.credits
-		p.sendBatch(<-p.ready)
+		(<-p.ready).send(p.b)
 	}
 	// wait waits for every batch to complete and for the receives of
 	// sent packets.
@@ -190,12 +225,12 @@ func benchLoopback(b *testing.B, completionDriven bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	if completionDriven {
-		p.completionDriven = true
+		p.completionDriven.Store(true)
 		p.done = make(chan struct{})
 		p.budget.Store(int64(b.N) - benchInFlight)
 		p.inFlight.Store(benchInFlight)
 		for range benchInFlight {
-			p.sendBatch(<-p.ready)
+			(<-p.ready).send(p.b)
 		}
 		<-p.done
 		sent := uint64(warmup+max(b.N, benchInFlight)) * benchBatch

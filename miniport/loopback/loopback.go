@@ -382,12 +382,7 @@ func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 	}
 	m.sends.WaitIdle()
 	if l != nil {
-		var n uint64
-		for x := l; x != nil; x = x.Next {
-			x.Status = ndis.StatusRequestAborted
-			n += uint64(len(x.Frames))
-		}
-		m.xmitError.Add(n)
+		m.xmitError.Add(kit.Abort(l))
 		m.a.SendNetBufferListsComplete(l)
 	}
 	if m.pausing.Load() {
@@ -406,21 +401,16 @@ func (m *miniport) Halt(ndis.HaltAction) {
 
 // OidRequest is MiniportOidRequest. Every request is answered inline.
 func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
+	f := *m.filter.Load() // the work goroutine is the only writer
+	if s, ok := kit.SetFilter(r, &f, MaxMulticastListSize); ok {
+		if s == ndis.StatusSuccess {
+			m.filter.Store(&f)
+		}
+		return s
+	}
 	switch r.Type {
 	case ndis.RequestSet:
 		switch r.OID {
-		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.PacketFilter(kit.HardwareFilters)
-			if s == ndis.StatusSuccess {
-				m.filter.Store(&ndis.PacketFilter{Types: v, Multicast: m.filter.Load().Multicast})
-			}
-			return s
-		case ndis.OID8023MulticastList:
-			list, s := r.MulticastList(MaxMulticastListSize)
-			if s == ndis.StatusSuccess {
-				m.filter.Store(&ndis.PacketFilter{Types: m.filter.Load().Types, Multicast: list})
-			}
-			return s
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
 			if s == ndis.StatusSuccess {

@@ -4,27 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"maps"
 	"math/rand/v2"
 	"net"
-	"strings"
-	"sync"
-	"sync/atomic"
+	"slices"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // waitLimit bounds every wait of these tests; nothing legitimately takes
 // more than a few milliseconds.
@@ -45,20 +36,10 @@ func mustMAC(s string) ndis.MacAddress {
 	return ndis.MacAddress(hw)
 }
 
-// frame builds an Ethernet frame to dst of n bytes (n >= 14), with a
-// sequence number after the header when there is room, and filler.
+// frame builds a numbered Ethernet frame of n bytes (n >= 14) from the
+// loopback's address to dst.
 func frame(dst ndis.MacAddress, seq uint32, n int) []byte {
-	f := make([]byte, n)
-	copy(f, dst[:])
-	copy(f[6:], ourMAC[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88B5) // local experimental EtherType
-	if n >= 18 {
-		binary.BigEndian.PutUint32(f[14:], seq)
-	}
-	for i := 18; i < n; i++ {
-		f[i] = byte(seq) + byte(i)
-	}
-	return f
+	return ndistest.Ethernet(dst, ourMAC, 0x88B5, ndistest.Numbered(seq, n-ndis.EthernetHeaderSize))
 }
 
 // --- the recording protocol ------------------------------------------------
@@ -88,6 +69,20 @@ func checkCompletedOnce(t *testing.T, r *ndistest.Recorder, sent []*ndis.NetBuff
 	if n := r.Completed(); bad > 0 || n != len(sent) {
 		t.Errorf("%d of %d NBLs not completed exactly once; %d completions in all", bad, len(sent), n)
 	}
+}
+
+// checkCompletions checks that each of sent was completed exactly once, with
+// one of the statuses allowed, and returns the completions by status.
+func checkCompletions(t *testing.T, r *ndistest.Recorder, sent []*ndis.NetBufferList, allowed ...ndis.Status) map[ndis.Status]int {
+	t.Helper()
+	checkCompletedOnce(t, r, sent)
+	byStatus := r.CompletedByStatus()
+	for s, n := range byStatus {
+		if !slices.Contains(allowed, s) {
+			t.Errorf("%d sends completed with %s", n, s)
+		}
+	}
+	return byStatus
 }
 
 // --- set-up ----------------------------------------------------------------
@@ -151,35 +146,6 @@ func bind(t *testing.T, rt *ndis.Runtime, name string) *ndistest.Recorder {
 	return d.Binding(b)
 }
 
-func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	req := &ndis.OidRequest{Type: typ, OID: o, Buffer: buf}
-	return req, b.OidRequest(ctx, req)
-}
-
-func mustSet(t *testing.T, b *ndis.Binding, o ndis.OID, buf []byte) {
-	t.Helper()
-	if _, s := oid(t, b, ndis.RequestSet, o, buf); s != ndis.StatusSuccess {
-		t.Fatalf("set %s: %s", o, s)
-	}
-}
-
-func setFilter(t *testing.T, b *ndis.Binding, pf uint32) {
-	t.Helper()
-	mustSet(t, b, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(pf))
-}
-
-func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
-	t.Helper()
-	req, s := oid(t, b, ndis.RequestQuery, o, make([]byte, 8))
-	if s != ndis.StatusSuccess || req.BytesWritten != 8 {
-		t.Fatalf("query %s: %s, %d bytes", o, s, req.BytesWritten)
-	}
-	return binary.LittleEndian.Uint64(req.Buffer)
-}
-
 // details returns the counters the adapter reports (ndis.Reporter) by
 // name, checking that each is a counter with help, reported once.
 func details(t *testing.T, a *ndis.Adapter) map[string]float64 {
@@ -225,7 +191,7 @@ func TestDriver(t *testing.T) {
 // completed exactly once, bad lengths fail, and the counters agree.
 func TestEcho(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	var sent []*ndis.NetBufferList
@@ -293,16 +259,16 @@ func TestEcho(t *testing.T) {
 		}
 	}
 	n := uint64(len(want))
-	if x := counter(t, r.B, ndis.OIDGenXmitOK); x != n {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenXmitOK); x != n {
 		t.Errorf("OID_GEN_XMIT_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.B, ndis.OIDGenRcvOK); x != n {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvOK); x != n {
 		t.Errorf("OID_GEN_RCV_OK = %d, want %d", x, n)
 	}
-	if x := counter(t, r.B, ndis.OIDGenXmitError); x != badFrames {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenXmitError); x != badFrames {
 		t.Errorf("OID_GEN_XMIT_ERROR = %d, want %d", x, badFrames)
 	}
-	if x := counter(t, r.B, ndis.OIDGenRcvNoBuffer); x != 0 {
+	if x := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvNoBuffer); x != 0 {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want 0", x)
 	}
 	want2 := map[string]float64{"xmit_ok": float64(n), "xmit_error": float64(badFrames), "rcv_ok": float64(n), "rcv_no_buffer": 0}
@@ -350,8 +316,8 @@ func TestPacketFilter(t *testing.T) {
 	seq := uint32(0)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			mustSet(t, r.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList(c.list))
-			setFilter(t, r.B, c.filter)
+			ndistest.MustSetMulticastList(t, r.B, c.list)
+			ndistest.MustSetPacketFilter(t, r.B, c.filter)
 			before, rxBefore := len(r.ReceivedFrames()), a.Stats().ReceivedNBLs
 			names := map[uint32]string{}
 			var ls []*ndis.NetBufferList
@@ -381,9 +347,9 @@ func TestPacketFilter(t *testing.T) {
 func TestFilterUnion(t *testing.T) {
 	rt, a, ra := setup(t, nil)
 	rb := bind(t, rt, "rec2")
-	setFilter(t, ra.B, ndis.PacketTypeDirected)
-	mustSet(t, rb.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn}))
-	setFilter(t, rb.B, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
+	ndistest.MustSetPacketFilter(t, ra.B, ndis.PacketTypeDirected)
+	ndistest.MustSetMulticastList(t, rb.B, []ndis.MacAddress{mcastIn})
+	ndistest.MustSetPacketFilter(t, rb.B, ndis.PacketTypeBroadcast|ndis.PacketTypeMulticast)
 
 	send(ra,
 		ndis.NewNetBufferList(frame(ourMAC, 1, 64)),
@@ -410,211 +376,11 @@ func TestFilterUnion(t *testing.T) {
 	}
 }
 
-func TestParams(t *testing.T) {
-	// The package doc lists the parameters as the table declares them.
-	src, derr := parser.ParseFile(token.NewFileSet(), "loopback.go", nil, parser.ParseComments|parser.PackageClauseOnly)
-	if block := "\t" + strings.ReplaceAll(strings.TrimSuffix(loopback.ParamDoc(), "\n"), "\n", "\n\t") + "\n"; derr != nil || !strings.Contains(src.Doc.Text(), block) {
-		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
-	}
-
-	bad := []struct {
-		params map[string]string
-		key    string
-	}{
-		{map[string]string{"mtu": "abc"}, "mtu"},
-		{map[string]string{"mtu": "67"}, "mtu"},
-		{map[string]string{"mtu": "65536"}, "mtu"},
-		{map[string]string{"mtu": "-1500"}, "mtu"},
-		{map[string]string{"mac": "zz:zz"}, "mac"},
-		{map[string]string{"mac": "01:00:5e:00:00:01"}, "mac"},
-		{map[string]string{"mac": "ff:ff:ff:ff:ff:ff"}, "mac"},
-		{map[string]string{"mac": "00:00:00:00:00:00"}, "mac"},
-		{map[string]string{"mac": "02:00:5e:10:00:00:00:01"}, "mac"}, // EUI-64
-		{map[string]string{"link_speed": "0"}, "link_speed"},
-		{map[string]string{"link_speed": "-1"}, "link_speed"},
-		{map[string]string{"link_speed": "10G"}, "link_speed"},
-		{map[string]string{"link_speed": "18446744073709551615"}, "link_speed"},
-		{map[string]string{"batch": "0"}, "batch"},
-		{map[string]string{"batch": "4097"}, "batch"},
-		{map[string]string{"batch": ""}, "batch"},
-		{map[string]string{"speed": "1"}, "speed"},
-		{map[string]string{"mtu": "9000", "zz": "1"}, "zz"},
-	}
-	rt := newRuntime(t)
-	for i, c := range bad {
-		name := fmt.Sprintf("bad%d", i)
-		a, err := rt.AddAdapter(context.Background(), name, "loopback", c.params)
-		if err == nil {
-			t.Errorf("AddAdapter(%v) succeeded", c.params)
-			_ = rt.RemoveAdapter(context.Background(), a.Name())
-			continue
-		}
-		if !errors.Is(err, ndis.StatusInvalidParameter) {
-			t.Errorf("AddAdapter(%v) = %v; not NDIS_STATUS_INVALID_PARAMETER", c.params, err)
-		}
-		var pe *ndis.ParamError
-		if !errors.As(err, &pe) || pe.Key != c.key || pe.Driver != "loopback" {
-			t.Errorf("AddAdapter(%v) = %v; want a ParamError for %q", c.params, err, c.key)
-		}
-		// ValidateParams finds the same error without an adapter.
-		if verr := rt.ValidateAdapterParams("loopback", c.params); verr == nil || verr.Error() != pe.Error() {
-			t.Errorf("ValidateAdapterParams(%v) = %v, want %v", c.params, verr, pe)
-		}
-	}
-
-	params := map[string]string{"mtu": "9000", "mac": "0a-1b-2c-3d-4e-5f", "link_speed": "1000000000", "batch": "8"}
-	if err := loopback.Driver().ValidateParams(params); err != nil {
-		t.Fatalf("ValidateParams(%v): %v", params, err)
-	}
-	a, err := rt.AddAdapter(context.Background(), "loop0", "loopback", params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := bind(t, rt, "rec")
-	mac := ndis.MacAddress{0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f}
-	if a.MacAddress() != mac {
-		t.Errorf("MAC %s, want %s", a.MacAddress(), mac)
-	}
-	if l := a.Link(); l.MediaConnectState != ndis.MediaConnectStateConnected || l.MediaDuplexState != ndis.MediaDuplexStateFull ||
-		l.XmitLinkSpeed != 1e9 || l.RcvLinkSpeed != 1e9 {
-		t.Errorf("link %+v", l)
-	}
-	query := func(o ndis.OID, n int) []byte {
-		req, s := oid(t, r.B, ndis.RequestQuery, o, make([]byte, n))
-		if s != ndis.StatusSuccess {
-			t.Fatalf("query %s: %s", o, s)
-		}
-		return req.Buffer[:req.BytesWritten]
-	}
-	if v := binary.LittleEndian.Uint32(query(ndis.OIDGenMaximumFrameSize, 4)); v != 9000 {
-		t.Errorf("OID_GEN_MAXIMUM_FRAME_SIZE = %d", v)
-	}
-	if v := binary.LittleEndian.Uint32(query(ndis.OIDGenMaximumTotalSize, 4)); v != 9014 {
-		t.Errorf("OID_GEN_MAXIMUM_TOTAL_SIZE = %d", v)
-	}
-	if v := query(ndis.OID8023CurrentAddress, 6); !bytes.Equal(v, mac[:]) {
-		t.Errorf("OID_802_3_CURRENT_ADDRESS = % x", v)
-	}
-	if v := query(ndis.OID8023PermanentAddress, 6); !bytes.Equal(v, mac[:]) {
-		t.Errorf("OID_802_3_PERMANENT_ADDRESS = % x", v)
-	}
-	if ls, s := ndis.ParseLinkState(query(ndis.OIDGenLinkState, ndis.LinkStateSize)); s != ndis.StatusSuccess ||
-		ls.MediaConnectState != ndis.MediaConnectStateConnected || ls.XmitLinkSpeed != 1e9 {
-		t.Errorf("OID_GEN_LINK_STATE = %+v, %s", ls, s)
-	}
-
-	// The MTU bounds the frames; batch bounds the receive indications.
-	setFilter(t, r.B, ndis.PacketTypeDirected)
-	big, tooBig := ndis.NewNetBufferList(frame(mac, 1, 9014)), ndis.NewNetBufferList(frame(mac, 2, 9015))
-	var small []*ndis.NetBufferList
-	for i := range 20 {
-		small = append(small, ndis.NewNetBufferList(frame(mac, uint32(3+i), 64)))
-	}
-	send(r, append([]*ndis.NetBufferList{big, tooBig}, small...)...)
-	waitCompleted(t, r, 22)
-	quiesce(t, rt)
-	if big.Status != ndis.StatusSuccess || tooBig.Status != ndis.StatusInvalidLength {
-		t.Errorf("9014-byte frame: %s; 9015-byte frame: %s", big.Status, tooBig.Status)
-	}
-	if got := len(r.ReceivedFrames()); got != 21 {
-		t.Errorf("received %d frames, want 21", got)
-	}
-	maxChain := 0
-	for _, x := range r.Records() {
-		if x.Kind == ndistest.RecordReceive {
-			maxChain = max(maxChain, x.NBLs)
-		}
-	}
-	if maxChain > 8 {
-		t.Errorf("a receive indication carried %d NBLs; batch is 8", maxChain)
-	}
-}
-
-// captureDriver is the loopback driver under another name, which hands the
-// test the Miniport its Initialize returns.
-func captureDriver(name string, got *ndis.Miniport) ndis.MiniportDriver {
-	d := loopback.Driver()
-	init := d.Initialize
-	d.Name = name
-	d.Initialize = func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
-		mp, err := init(a, p)
-		*got = mp
-		return mp, err
-	}
-	return d
-}
-
-func TestOIDs(t *testing.T) {
-	var mp ndis.Miniport
-	rt := newRuntime(t, captureDriver("loopback-capture", &mp))
-	if _, err := rt.AddAdapter(context.Background(), "loop0", "loopback-capture", nil); err != nil {
-		t.Fatal(err)
-	}
-	r := bind(t, rt, "rec")
-
-	cases := []struct {
-		name       string
-		typ        ndis.RequestType
-		oid        ndis.OID
-		buf        []byte
-		status     ndis.Status
-		written    int
-		needed     int
-		throughMp  bool // ask the miniport directly: the runtime screens these
-		wantBuffer []byte
-	}{
-		{name: "unknown query", typ: ndis.RequestQuery, oid: 0x00010203, buf: make([]byte, 64), status: ndis.StatusInvalidOid},
-		{name: "unknown set", typ: ndis.RequestSet, oid: 0x00010203, buf: make([]byte, 4), status: ndis.StatusInvalidOid},
-		{name: "set of a statistic", typ: ndis.RequestSet, oid: ndis.OIDGenXmitOK, buf: make([]byte, 8), status: ndis.StatusInvalidOid},
-		{name: "method", typ: ndis.RequestMethod, oid: ndis.OIDGenXmitOK, buf: make([]byte, 8), status: ndis.StatusInvalidOid},
-		{name: "xmit ok 64-bit", typ: ndis.RequestQuery, oid: ndis.OIDGenXmitOK, buf: make([]byte, 12), written: 8, wantBuffer: make([]byte, 8)},
-		{name: "xmit ok 32-bit", typ: ndis.RequestQuery, oid: ndis.OIDGenXmitOK, buf: make([]byte, 4), written: 4, needed: 8, wantBuffer: make([]byte, 4)},
-		{name: "rcv ok short", typ: ndis.RequestQuery, oid: ndis.OIDGenRcvOK, buf: make([]byte, 2), status: ndis.StatusBufferTooShort, needed: 8},
-		{name: "lookahead", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentLookahead, buf: ndis.Ulong(256), written: 4},
-		{name: "lookahead short", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentLookahead, buf: make([]byte, 3), status: ndis.StatusInvalidLength, needed: 4},
-		{name: "filter short", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: make([]byte, 2), status: ndis.StatusInvalidLength, needed: 4},
-		{name: "filter short at miniport", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: make([]byte, 3), status: ndis.StatusInvalidLength, needed: 4, throughMp: true},
-		{name: "filter unsupported", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: ndis.Ulong(ndis.PacketTypeSMT), status: ndis.StatusNotSupported},
-		{name: "filter unsupported at miniport", typ: ndis.RequestSet, oid: ndis.OIDGenCurrentPacketFilter, buf: ndis.Ulong(ndis.PacketTypeAllLocal), status: ndis.StatusNotSupported, throughMp: true},
-		{name: "multicast ragged", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: make([]byte, 13), status: ndis.StatusInvalidLength, needed: 12},
-		{name: "multicast ragged at miniport", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: make([]byte, 7), status: ndis.StatusInvalidLength, needed: 6, throughMp: true},
-		{name: "multicast unicast at miniport", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: ourMAC[:], status: ndis.StatusInvalidData, throughMp: true},
-		{name: "multicast full", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: manyMulticast(33), status: ndis.StatusMulticastFull},
-		{name: "multicast full at miniport", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: manyMulticast(33), status: ndis.StatusMulticastFull, throughMp: true},
-		{name: "multicast 32", typ: ndis.RequestSet, oid: ndis.OID8023MulticastList, buf: manyMulticast(32), written: 32 * 6},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			req := &ndis.OidRequest{Type: c.typ, OID: c.oid, Buffer: c.buf}
-			var s ndis.Status
-			if c.throughMp {
-				s = mp.OidRequest(req) // every answer of the loopback is inline
-			} else {
-				req, s = oid(t, r.B, c.typ, c.oid, c.buf)
-			}
-			if s != c.status || req.BytesNeeded != c.needed || (s == ndis.StatusSuccess && req.BytesWritten != c.written) {
-				t.Errorf("status %s, written %d, needed %d; want %s, %d, %d", s, req.BytesWritten, req.BytesNeeded, c.status, c.written, c.needed)
-			}
-			if c.wantBuffer != nil && !bytes.Equal(req.Buffer[:req.BytesWritten], c.wantBuffer) {
-				t.Errorf("buffer % x, want % x", req.Buffer[:req.BytesWritten], c.wantBuffer)
-			}
-		})
-	}
-}
-
-func manyMulticast(n int) []byte {
-	list := make([]ndis.MacAddress, n)
-	for i := range list {
-		list[i] = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x01, byte(i)}
-	}
-	return ndis.EncodeMulticastList(list)
-}
-
 // TestPoolExhaustion: with every receive NBL held by the protocol, sends
 // still complete and the frames are dropped and counted.
 func TestPoolExhaustion(t *testing.T) {
 	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeBroadcast)
 	r.KeepReceives(true)
 	const extra = 10
 	var sent []*ndis.NetBufferList
@@ -635,7 +401,7 @@ func TestPoolExhaustion(t *testing.T) {
 	if n := r.CompletedByStatus()[ndis.StatusSuccess]; n != len(sent) {
 		t.Errorf("%d sends succeeded, want %d", n, len(sent))
 	}
-	if n := counter(t, r.B, ndis.OIDGenRcvNoBuffer); n != extra {
+	if n := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvNoBuffer); n != extra {
 		t.Errorf("OID_GEN_RCV_NO_BUFFER = %d, want %d", n, extra)
 	}
 	if d := details(t, a); d["rcv_no_buffer"] != extra || d["rcv_ok"] != loopback.PoolLimit {
@@ -652,331 +418,5 @@ func TestPoolExhaustion(t *testing.T) {
 	quiesce(t, rt)
 	if n := len(r.ReceivedFrames()); n != loopback.PoolLimit+1 {
 		t.Errorf("received %d frames, want %d", n, loopback.PoolLimit+1)
-	}
-}
-
-// traffic runs senders that keep up to 256 NBLs in flight on r's binding, in
-// chains of 1..32 broadcast frames, until stop is called. stop returns every
-// NBL they sent.
-func traffic(t *testing.T, r *ndistest.Recorder, senders int) (stop func() []*ndis.NetBufferList) {
-	// Each completed NBL frees a slot. The hook is set before the first
-	// send, so no completion reads it meanwhile.
-	slots := make(chan struct{}, 256)
-	checkOnce := r.OnComplete
-	r.OnComplete = func(l *ndis.NetBufferList) {
-		checkOnce(l)
-		for range l.Len() {
-			<-slots
-		}
-	}
-	var quit atomic.Bool
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var all []*ndis.NetBufferList
-	var seq atomic.Uint32
-	for i := range senders {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(i), 7))
-			var mine []*ndis.NetBufferList
-			defer func() {
-				mu.Lock()
-				all = append(all, mine...)
-				mu.Unlock()
-			}()
-			for !quit.Load() {
-				k := 1 + rng.IntN(32)
-				chain := make([]*ndis.NetBufferList, k)
-				for j := range chain {
-					select {
-					case slots <- struct{}{}:
-					default:
-						select {
-						case slots <- struct{}{}:
-						case <-time.After(waitLimit):
-							t.Errorf("sender: no completion for %s", waitLimit)
-							return
-						}
-					}
-					chain[j] = ndis.NewNetBufferList(frame(ndis.BroadcastAddress, seq.Add(1), 60+rng.IntN(100)))
-				}
-				mine = append(mine, chain...)
-				send(r, chain...)
-			}
-		})
-	}
-	return func() []*ndis.NetBufferList {
-		quit.Store(true)
-		wg.Wait()
-		return all
-	}
-}
-
-// waitTraffic waits until more than n sends have completed successfully.
-func waitTraffic(t *testing.T, r *ndistest.Recorder, n int) {
-	t.Helper()
-	ndistest.Eventually(t, func() bool { return r.CompletedByStatus()[ndis.StatusSuccess] > n }, "traffic")
-}
-
-// checkReceivedOnce checks that no frame was received twice.
-func checkReceivedOnce(t *testing.T, r *ndistest.Recorder) {
-	t.Helper()
-	seen := map[uint32]bool{}
-	for _, f := range r.ReceivedFrames() {
-		s := binary.BigEndian.Uint32(f[14:])
-		if seen[s] {
-			t.Fatalf("frame %d received twice", s)
-		}
-		seen[s] = true
-	}
-}
-
-// TestPauseRestartRemoveWithTraffic: pauses complete with traffic flowing,
-// nothing is indicated while paused, and removal completes every send.
-func TestPauseRestartRemoveWithTraffic(t *testing.T) {
-	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
-	stop := traffic(t, r, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	for range 20 {
-		n := r.CompletedByStatus()[ndis.StatusSuccess]
-		waitTraffic(t, r, n+100)
-		if err := rt.PauseAdapter(ctx, "loop0"); err != nil {
-			t.Fatal(err)
-		}
-		if s := a.State(); s != ndis.AdapterPaused {
-			t.Fatalf("state %s after pause", s)
-		}
-		rx, ind := len(r.ReceivedFrames()), a.Stats().ReceivedNBLs
-		time.Sleep(2 * time.Millisecond) // senders keep trying meanwhile
-		if len(r.ReceivedFrames()) != rx || a.Stats().ReceivedNBLs != ind {
-			t.Fatal("the loopback indicated receives while paused")
-		}
-		if err := rt.RestartAdapter(ctx, "loop0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := r.CompletedByStatus()[ndis.StatusSuccess]
-	waitTraffic(t, r, n+100)
-	if err := rt.RemoveAdapter(ctx, "loop0"); err != nil {
-		t.Fatal(err)
-	}
-	sent := stop()
-	checkCompletedOnce(t, r, sent)
-	byStatus := r.CompletedByStatus()
-	for s, n := range byStatus {
-		switch s {
-		case ndis.StatusSuccess, ndis.StatusPaused, ndis.StatusClosing:
-		default:
-			t.Errorf("%d sends completed with %s", n, s)
-		}
-	}
-	ok, paused := byStatus[ndis.StatusSuccess], byStatus[ndis.StatusPaused]
-	// Every frame sent successfully was received, the last ones while the
-	// removal's pause drained them.
-	if got := len(r.ReceivedFrames()); got != ok {
-		t.Errorf("received %d frames; %d were sent successfully", got, ok)
-	}
-	checkReceivedOnce(t, r)
-	if paused == 0 {
-		t.Error("no send met a paused adapter")
-	}
-	t.Logf("%d sent, %d ok, %d paused", len(sent), ok, paused)
-}
-
-// TestResetWithTraffic: operator resets while traffic flows; RESET_START and
-// RESET_END alternate and every send is completed once.
-func TestResetWithTraffic(t *testing.T) {
-	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
-	stop := traffic(t, r, 2)
-	const resets = 10
-	for i := range resets {
-		n := r.CompletedByStatus()[ndis.StatusSuccess]
-		waitTraffic(t, r, n+100)
-		if err := rt.ResetAdapter("loop0"); err != nil {
-			t.Fatal(err)
-		}
-		ndistest.Eventually(t, func() bool { return r.Count(ndis.StatusResetEnd) == i+1 }, "RESET_END %d", i+1)
-	}
-	sent := stop()
-	quiesce(t, rt)
-
-	checkCompletedOnce(t, r, sent)
-	byStatus := r.CompletedByStatus()
-	for s, n := range byStatus {
-		switch s {
-		case ndis.StatusSuccess, ndis.StatusResetInProgress, ndis.StatusRequestAborted:
-		default:
-			t.Errorf("%d sends completed with %s", n, s)
-		}
-	}
-	ok := byStatus[ndis.StatusSuccess]
-	var seq []string
-	for _, e := range r.Records() {
-		if e.Kind != ndistest.RecordStatus {
-			continue
-		}
-		seq = append(seq, e.Status.String())
-		if e.Status == ndis.StatusResetEnd {
-			if len(e.Payload) != 4 || ndis.Status(binary.LittleEndian.Uint32(e.Payload)) != ndis.StatusSuccess {
-				t.Errorf("RESET_END payload % x, want NDIS_STATUS_SUCCESS", e.Payload)
-			}
-		}
-	}
-	t.Logf("%d sent, %v", len(sent), byStatus)
-	if len(seq) != 2*resets {
-		t.Fatalf("status indications %v, want %d RESET_START/RESET_END pairs", seq, resets)
-	}
-	for i, s := range seq {
-		if want := [2]string{"NDIS_STATUS_RESET_START", "NDIS_STATUS_RESET_END"}[i%2]; s != want {
-			t.Fatalf("status indication %d is %s, want %s (%v)", i, s, want, seq)
-		}
-	}
-	// A frame sent successfully is either received or was indicated during
-	// a reset, when the runtime returns it at once (R12).
-	st := a.Stats()
-	if got := uint64(len(r.ReceivedFrames())) + st.ReceiveDuringReset; got != uint64(ok) {
-		t.Errorf("received %d + %d during resets; %d were sent successfully", len(r.ReceivedFrames()), st.ReceiveDuringReset, ok)
-	}
-	checkReceivedOnce(t, r)
-	if p := st.Resets[ndis.CauseOperator].Performed; p != resets {
-		t.Errorf("%d operator resets performed, want %d", p, resets)
-	}
-}
-
-// TestResetAbortsHeldSends: sends the interrupt goroutine has not taken when
-// the reset comes are completed with NDIS_STATUS_REQUEST_ABORTED; the chain
-// it is transmitting finishes normally before the reset completes.
-func TestResetAbortsHeldSends(t *testing.T) {
-	entered, release, took := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	remove := loopback.SetTestHooks(func() {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	}, func() { close(took) })
-	defer remove()
-
-	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
-	mk := func(n int) []*ndis.NetBufferList {
-		ls := make([]*ndis.NetBufferList, n)
-		for i := range ls {
-			ls[i] = ndis.NewNetBufferList(frame(ndis.BroadcastAddress, uint32(i), 60))
-		}
-		return ls
-	}
-	first, second := mk(4), mk(3)
-	send(r, first...)
-	<-entered // the interrupt goroutine holds the first chain
-	send(r, second...)
-	if err := rt.ResetAdapter("loop0"); err != nil {
-		t.Fatal(err)
-	}
-	<-took // Reset has taken the second chain and waits for the first
-	close(release)
-	ndistest.Eventually(t, func() bool { return len(r.Statuses()) == 2 }, "RESET_END")
-	checkCompletedOnce(t, r, append(first, second...))
-	for _, x := range first {
-		if x.Status != ndis.StatusSuccess {
-			t.Errorf("transmitting NBL completed with %s", x.Status)
-		}
-	}
-	for _, x := range second {
-		if x.Status != ndis.StatusRequestAborted {
-			t.Errorf("held NBL completed with %s", x.Status)
-		}
-	}
-	if n := counter(t, r.B, ndis.OIDGenXmitError); n != 3 {
-		t.Errorf("OID_GEN_XMIT_ERROR = %d, want 3", n)
-	}
-	if d := details(t, a); d["xmit_error"] != 3 || d["xmit_ok"] != 4 {
-		t.Errorf("reported xmit_error %v, xmit_ok %v; want 3, 4", d["xmit_error"], d["xmit_ok"])
-	}
-	// The first chain was indicated during the reset: returned at once.
-	if st := a.Stats(); st.ReceiveDuringReset != 4 || len(r.ReceivedFrames()) != 0 {
-		t.Errorf("%d receives during the reset, %d delivered; want 4, 0", st.ReceiveDuringReset, len(r.ReceivedFrames()))
-	}
-	// Traffic flows again.
-	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 99, 60)))
-	quiesce(t, rt)
-	if n := len(r.ReceivedFrames()); n != 1 {
-		t.Errorf("received %d frames after the reset, want 1", n)
-	}
-}
-
-// TestPauseWaitsForReturns: a pause does not complete while a protocol
-// holds receive NBLs.
-func TestPauseWaitsForReturns(t *testing.T) {
-	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
-	r.KeepReceives(true)
-	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
-	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
-	done := make(chan error, 1)
-	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
-	time.Sleep(5 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
-	default:
-	}
-	if s := a.State(); s != ndis.AdapterPausing {
-		t.Errorf("state %s, want Pausing", s)
-	}
-	r.ReturnKept()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("pause did not complete once the NBL was returned")
-	}
-}
-
-// TestResetDuringPendingPause: a reset may run while a pause waits for a
-// protocol to return receive NBLs (R13); the pause completes after both.
-func TestResetDuringPendingPause(t *testing.T) {
-	rt, a, r := setup(t, nil)
-	setFilter(t, r.B, ndis.PacketTypeBroadcast)
-	r.KeepReceives(true)
-	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 1, 60)))
-	ndistest.Eventually(t, func() bool { return r.Received() == 1 }, "a receive")
-	done := make(chan error, 1)
-	go func() { done <- rt.PauseAdapter(context.Background(), "loop0") }()
-	for deadline := time.Now().Add(waitLimit); a.State() != ndis.AdapterPausing; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %s, want Pausing", a.State())
-		}
-	}
-	if err := rt.ResetAdapter("loop0"); err != nil {
-		t.Fatal(err)
-	}
-	ndistest.Eventually(t, func() bool { return len(r.Statuses()) == 2 }, "RESET_END")
-	select {
-	case err := <-done:
-		t.Fatalf("pause completed (%v) while a receive NBL was held", err)
-	default:
-	}
-	r.ReturnKept()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("pause did not complete once the NBL was returned")
-	}
-	if err := rt.RestartAdapter(context.Background(), "loop0"); err != nil {
-		t.Fatal(err)
-	}
-	r.KeepReceives(false)
-	send(r, ndis.NewNetBufferList(frame(ndis.BroadcastAddress, 2, 60)))
-	quiesce(t, rt)
-	if n := len(r.ReceivedFrames()); n != 2 {
-		t.Errorf("received %d frames, want 2", n)
 	}
 }

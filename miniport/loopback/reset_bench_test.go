@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -28,18 +27,13 @@ func (p *resetBenchProto) ReceiveNetBufferLists(l *ndis.NetBufferList, _ ndis.Re
 }
 
 func (p *resetBenchProto) SendNetBufferListsComplete(l *ndis.NetBufferList) {
-	for x := l; x != nil; {
-		next := x.Next
-		if x.Status != ndis.StatusSuccess {
-			p.refused.Add(1)
-		}
-		bt := x.ProtocolReserved.(*benchBatchOf)
-		if bt.remaining--; bt.remaining == 0 {
-			p.ready <- bt
-		}
-		x = next
+	if n := completeBatches(l, p.batchDone); n != 0 {
+		p.refused.Add(n)
 	}
 }
+
+// batchDone hands a batch whose last NBL has completed back to the sender.
+func (p *resetBenchProto) batchDone(bt *benchBatchOf) { p.ready <- bt }
 
 func (p *resetBenchProto) Status(ndis.Status, []byte) {}
 
@@ -52,49 +46,15 @@ func (p *resetBenchProto) Status(ndis.Status, []byte) {}
 func BenchmarkLoopbackResets(b *testing.B) {
 	rt := ndis.New(ndis.WithResetEscalation(ndis.Escalation{}))
 	defer rt.Close(context.Background())
-	ctx := context.Background()
 	p := &resetBenchProto{ready: make(chan *benchBatchOf, benchInFlight)}
-	if err := rt.RegisterMiniportDriver(loopback.Driver()); err != nil {
-		b.Fatal(err)
-	}
-	if err := rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "bench", BindAdapter: func(bd *ndis.Binding) (ndis.Protocol, error) {
+	a := startBench(b, rt, func(bd *ndis.Binding) ndis.Protocol {
 		p.b = bd
-		return p, nil
-	}}); err != nil {
-		b.Fatal(err)
-	}
-	a, err := rt.AddAdapter(ctx, "loop0", "loopback", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := rt.Bind(ctx, "bench", "loop0"); err != nil {
-		b.Fatal(err)
-	}
-	if s := p.b.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter,
-		Buffer: ndis.Ulong(ndis.PacketTypeDirected)}); s != ndis.StatusSuccess {
-		b.Fatal(s)
-	}
-	pool := ndis.NewPool(benchFrameSize, 0)
-	f := frame(a.MacAddress(), 0, benchFrameSize)
-	for range benchInFlight {
-		chain, _ := pool.Get(benchBatch)
-		bt := &benchBatchOf{}
-		for x := chain; x != nil; x = x.Next {
-			copy(x.Frames[0], f)
-			x.ProtocolReserved = bt
-			bt.nbls = append(bt.nbls, x)
-		}
+		return p
+	})
+	for _, bt := range newBatches(b, a.MacAddress()) {
 		p.ready <- bt
 	}
-	send := func() {
-		bt := <-p.ready
-		bt.remaining = benchBatch
-		for i, x := range bt.nbls[:benchBatch-1] {
-			x.Next = bt.nbls[i+1]
-		}
-		bt.nbls[benchBatch-1].Next = nil
-		p.b.SendNetBufferLists(bt.nbls[0])
-	}
+	send := func() { (<-p.ready).send(p.b) }
 	drain := func() {
 		for range benchInFlight {
 			p.ready <- <-p.ready

@@ -2,24 +2,27 @@ package sim_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/miniport/sim"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
 // waitLimit bounds the tests' own waits (ndistest's helpers have theirs).
 const waitLimit = 10 * time.Second
+
+// Stations the tests' frames come from or go to, beside the devices' own.
+var (
+	otherMAC = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
+	mcastIn  = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
+	mcastIn2 = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x03}
+	mcastOut = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x02}
+)
 
 // env is one test's runtime: a strict verifier, a recording protocol "rec",
 // the sim driver, and a fake clock unless the test runs on the wall clock.
@@ -31,14 +34,14 @@ type env struct {
 	rec *ndistest.RecorderDriver
 
 	mu     sync.Mutex
-	events []ndis.Event
+	events map[ndis.EventKind]int // how many of each kind the runtime reported
 }
 
 // newEnv returns a runtime closed when the test ends. With fake, the
 // runtime and the sim run on one fake clock.
 func newEnv(t *testing.T, fake bool, opts ...ndis.Option) *env {
 	t.Helper()
-	e := &env{t: t, v: ndistest.NewVerifier(t), rec: ndistest.NewRecorderDriver("rec")}
+	e := &env{t: t, v: ndistest.NewVerifier(t), rec: ndistest.NewRecorderDriver("rec"), events: make(map[ndis.EventKind]int)}
 	all := append(e.v.Options(), ndis.WithEventHandler(e.event))
 	var so sim.Options
 	if fake {
@@ -65,20 +68,14 @@ func newEnv(t *testing.T, fake bool, opts ...ndis.Option) *env {
 
 func (e *env) event(ev ndis.Event) {
 	e.mu.Lock()
-	e.events = append(e.events, ev)
+	e.events[ev.Kind]++
 	e.mu.Unlock()
 }
 
 func (e *env) eventCount(kind ndis.EventKind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.events {
-		if ev.Kind == kind {
-			n++
-		}
-	}
-	return n
+	return e.events[kind]
 }
 
 // add adds a sim adapter and returns it with its device.
@@ -109,6 +106,25 @@ func (e *env) bind(adapter string) *ndistest.Recorder {
 	return e.rec.Binding(b)
 }
 
+// up adds adapter "sim0" with params, binds the recorder to it and sets
+// the binding's packet filter to directed: where most tests start.
+func (e *env) up(params map[string]string) (*ndis.Adapter, *sim.Device, *ndistest.Recorder) {
+	e.t.Helper()
+	a, d := e.add("sim0", params)
+	r := e.bind("sim0")
+	ndistest.MustSetPacketFilter(e.t, r.B, ndis.PacketTypeDirected)
+	return a, d, r
+}
+
+// reset resets the adapter (an operator's reset) and fails the test if the
+// runtime refuses.
+func (e *env) reset(adapter string) {
+	e.t.Helper()
+	if err := e.rt.ResetAdapter(adapter); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // advance moves the fake clock by d and then waits until cond holds.
 func (e *env) advance(d time.Duration, what string, cond func() bool) {
 	e.t.Helper()
@@ -126,47 +142,10 @@ func wireName(t *testing.T) string {
 	}, t.Name())
 }
 
-func oid(t *testing.T, b *ndis.Binding, typ ndis.RequestType, o ndis.OID, buf []byte) (*ndis.OidRequest, ndis.Status) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	req := &ndis.OidRequest{Type: typ, OID: o, Buffer: buf}
-	return req, b.OidRequest(ctx, req)
-}
-
-func mustSet(t *testing.T, b *ndis.Binding, o ndis.OID, buf []byte) {
-	t.Helper()
-	if _, s := oid(t, b, ndis.RequestSet, o, buf); s != ndis.StatusSuccess {
-		t.Fatalf("set %s: %s", o, s)
-	}
-}
-
-func setFilter(t *testing.T, r *ndistest.Recorder, pf uint32) {
-	t.Helper()
-	mustSet(t, r.B, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(pf))
-}
-
-func counter(t *testing.T, b *ndis.Binding, o ndis.OID) uint64 {
-	t.Helper()
-	req, s := oid(t, b, ndis.RequestQuery, o, make([]byte, 8))
-	if s != ndis.StatusSuccess || req.BytesWritten != 8 {
-		t.Fatalf("query %s: %s, %d bytes", o, s, req.BytesWritten)
-	}
-	return binary.LittleEndian.Uint64(req.Buffer)
-}
-
-// frame builds an Ethernet frame of n bytes (n >= 18) from src to dst
-// carrying seq.
+// frame builds a numbered Ethernet frame of n bytes (n >= 18) from src to
+// dst. Its EtherType is not the one of the sim's storm frames.
 func frame(dst, src ndis.MacAddress, seq uint32, n int) []byte {
-	f := make([]byte, n)
-	copy(f, dst[:])
-	copy(f[6:], src[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88B6)
-	binary.BigEndian.PutUint32(f[14:], seq)
-	for i := 18; i < n; i++ {
-		f[i] = byte(seq) ^ byte(i)
-	}
-	return f
+	return ndistest.Ethernet(dst, src, 0x88B6, ndistest.Numbered(seq, n-ndis.EthernetHeaderSize))
 }
 
 // send sends one NBL per frame, as one chain, and returns the NBLs.
@@ -207,6 +186,32 @@ func resetEnd(t *testing.T, r *ndistest.Recorder, n int) ndis.Status {
 		t.Fatalf("RESET_END payload %x", rec.Payload)
 	}
 	return s
+}
+
+// wantResetEnd waits for the n-th RESET_END and fails the test unless it
+// carries want.
+func wantResetEnd(t *testing.T, r *ndistest.Recorder, n int, want ndis.Status) {
+	t.Helper()
+	if s := resetEnd(t, r, n); s != want {
+		t.Fatalf("RESET_END %d: %s, want %s", n, s, want)
+	}
+}
+
+// stuckQuery has the device hold the next OID request and queries oid on
+// a goroutine of its own; the status arrives on the channel once something
+// ends the request.
+func stuckQuery(t *testing.T, r *ndistest.Recorder, d *sim.Device, oid ndis.OID) <-chan ndis.Status {
+	t.Helper()
+	d.Inject(sim.FaultStuckOid)
+	done := make(chan ndis.Status, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		_, s := ndistest.Query(ctx, r.B, oid, 8)
+		done <- s
+	}()
+	ndistest.Eventually(t, func() bool { return d.Stats().OidsStuck == 1 }, "the OID held")
+	return done
 }
 
 // linkStates returns the media connect states of the recorder's link

@@ -47,9 +47,7 @@ func resets(a *ndis.Adapter, c ndis.ResetCause) ndis.ResetCounters { return a.St
 func TestBackPressureIsNotAHang(t *testing.T) {
 	const tick = 500 * time.Millisecond
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(tick))
-	a, d := e.add("sim0", map[string]string{"tx_ring": "4", "latency": "100ms", "send_timeout": "1s"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	a, d, r := e.up(map[string]string{"tx_ring": "4", "latency": "100ms", "send_timeout": "1s"})
 
 	const n = 30
 	send(r, frames(d.MAC(), d.MAC(), 0, n, 64)...)
@@ -84,9 +82,7 @@ func TestBackPressureIsNotAHang(t *testing.T) {
 	if periods != 3 || d.Stats().HangChecks != checks+3 {
 		t.Errorf("hang detected after %d periods (%d checks), want 3", periods, d.Stats().HangChecks-checks)
 	}
-	if s := resetEnd(t, r, 1); s != ndis.StatusSuccess {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 1, ndis.StatusSuccess)
 	waitCompleted(t, r, n+10)
 	if m := r.CompletedByStatus(); m[ndis.StatusRequestAborted] != 10 {
 		t.Fatalf("completions %v, want the 10 stuck sends aborted", m)
@@ -111,9 +107,7 @@ func TestBackPressureIsNotAHang(t *testing.T) {
 // aborted, and traffic flows again.
 func TestHang(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
-	a, d := e.add("sim0", map[string]string{"hang": "once:500ms"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	a, d, r := e.up(map[string]string{"hang": "once:500ms"})
 	checkTraffic(t, r, d, 0, 5)
 	e.clk.Advance(500 * time.Millisecond)
 	if d.Stats().Fired[sim.FaultHang] != 1 {
@@ -126,9 +120,7 @@ func TestHang(t *testing.T) {
 	if periods != 3 {
 		t.Errorf("hang detected at tick %d, want 3", periods)
 	}
-	if s := resetEnd(t, r, 1); s != ndis.StatusSuccess {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 1, ndis.StatusSuccess)
 	if m := r.CompletedByStatus(); m[ndis.StatusRequestAborted] != 3 {
 		t.Fatalf("completions %v", m)
 	}
@@ -145,14 +137,10 @@ func TestHang(t *testing.T) {
 // (cause driver); a periodic one from the parameters does it every period.
 func TestFatal(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	a, d := e.add("sim0", map[string]string{"fatal": "every:1s"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	a, d, r := e.up(map[string]string{"fatal": "every:1s"})
 	for i := 1; i <= 3; i++ {
 		e.clk.Advance(time.Second)
-		if s := resetEnd(t, r, i); s != ndis.StatusSuccess {
-			t.Fatalf("reset %d: %s", i, s)
-		}
+		wantResetEnd(t, r, i, ndis.StatusSuccess)
 		checkTraffic(t, r, d, uint32(100*i), 5)
 	}
 	if c := resets(a, ndis.CauseDriver); c.Performed != 3 {
@@ -170,30 +158,20 @@ func TestFatal(t *testing.T) {
 // runtime after two check-for-hang ticks; the reset aborts it.
 func TestStuckOid(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
-	a, d := e.add("sim0", nil)
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
-	d.Inject(sim.FaultStuckOid)
-	done := make(chan ndis.Status, 1)
-	go func() {
-		_, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenRcvOK, make([]byte, 8))
-		done <- s
-	}()
-	ndistest.Eventually(t, func() bool { return d.Stats().OidsStuck == 1 }, "the OID held")
+	a, d, r := e.up(nil)
+	done := stuckQuery(t, r, d, ndis.OIDGenRcvOK)
 	periods := e.tickUntil(d, time.Second, 5, "the OID time-out", func() bool { return resets(a, ndis.CauseOidTimeout).Requested == 1 })
 	if periods != 2 {
 		t.Errorf("OID timed out at tick %d, want 2", periods)
 	}
-	if s := resetEnd(t, r, 1); s != ndis.StatusSuccess {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 1, ndis.StatusSuccess)
 	if s := <-done; s != ndis.StatusRequestAborted {
 		t.Fatalf("stuck OID: %s", s)
 	}
 	if c := resets(a, ndis.CauseOidTimeout); c.Performed != 1 {
 		t.Fatalf("oid-timeout resets %+v", c)
 	}
-	if n := counter(t, r.B, ndis.OIDGenRcvOK); n != 0 {
+	if n := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvOK); n != 0 {
 		t.Fatalf("RCV_OK %d", n)
 	}
 	checkTraffic(t, r, d, 0, 5)
@@ -207,10 +185,10 @@ func TestLoseAddressing(t *testing.T) {
 	a, d := e.add("sim0", nil)
 	r1 := e.bind("sim0")
 	r2 := e.bind("sim0")
-	setFilter(t, r1, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
-	mustSet(t, r1.B, ndis.OIDGenCurrentLookahead, ndis.Ulong(128))
-	setFilter(t, r2, ndis.PacketTypeMulticast)
-	mustSet(t, r2.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn, mcastIn2}))
+	ndistest.MustSetPacketFilter(t, r1.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+	ndistest.MustSet(t, r1.B, ndis.OIDGenCurrentLookahead, ndis.Ulong(128))
+	ndistest.MustSetPacketFilter(t, r2.B, ndis.PacketTypeMulticast)
+	ndistest.MustSetMulticastList(t, r2.B, []ndis.MacAddress{mcastIn, mcastIn2})
 	want := sim.Filter{
 		PacketFilter: ndis.PacketTypeDirected | ndis.PacketTypeBroadcast | ndis.PacketTypeMulticast,
 		Multicast:    []ndis.MacAddress{mcastIn, mcastIn2},
@@ -221,9 +199,7 @@ func TestLoseAddressing(t *testing.T) {
 	}
 
 	// A plain reset keeps the filter: no restore.
-	if err := e.rt.ResetAdapter("sim0"); err != nil {
-		t.Fatal(err)
-	}
+	e.reset("sim0")
 	resetEnd(t, r1, 1)
 	if f := d.Filter(); !f.Equal(want) || e.eventCount(ndis.EventResetRestore) != 0 || d.Stats().AddressingLost != 0 {
 		t.Fatalf("after a plain reset: filter %+v, %d restores", f, e.eventCount(ndis.EventResetRestore))
@@ -233,9 +209,7 @@ func TestLoseAddressing(t *testing.T) {
 	d.Inject(sim.FaultLoseAddressing)
 	d.Inject(sim.FaultFatal)
 	for _, r := range []*ndistest.Recorder{r1, r2} {
-		if s := resetEnd(t, r, 2); s != ndis.StatusSuccess {
-			t.Fatalf("RESET_END %s", s)
-		}
+		wantResetEnd(t, r, 2, ndis.StatusSuccess)
 	}
 	if f := d.Filter(); !f.Equal(want) {
 		t.Fatalf("after RESET_END: filter %+v, want %+v", f, want)
@@ -255,12 +229,8 @@ func TestLoseAddressing(t *testing.T) {
 // when its time is up, not before.
 func TestSlowReset(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	a, d := e.add("sim0", map[string]string{"slow_reset": "once,for=3s"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
-	if err := e.rt.ResetAdapter("sim0"); err != nil {
-		t.Fatal(err)
-	}
+	a, d, r := e.up(map[string]string{"slow_reset": "once,for=3s"})
+	e.reset("sim0")
 	r.WaitStatus(t, ndis.StatusResetStart, 1)
 	ndistest.Eventually(t, func() bool { return e.eventCount(ndis.EventResetPending) == 1 }, "the reset pending")
 	e.clk.Advance(2 * time.Second)
@@ -268,9 +238,7 @@ func TestSlowReset(t *testing.T) {
 		t.Fatal("RESET_END before the slow reset's time")
 	}
 	e.clk.Advance(time.Second)
-	if s := resetEnd(t, r, 1); s != ndis.StatusSuccess {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 1, ndis.StatusSuccess)
 	if c := resets(a, ndis.CauseOperator); c.Performed != 1 || c.LastDuration != 3*time.Second {
 		t.Fatalf("operator resets %+v, want one of 3s", c)
 	}
@@ -285,15 +253,9 @@ func TestSlowReset(t *testing.T) {
 // a reset succeeds.
 func TestFailReset(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
-	a, d := e.add("sim0", map[string]string{"fail_reset": "once,count=2"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
-	if err := e.rt.ResetAdapter("sim0"); err != nil {
-		t.Fatal(err)
-	}
-	if s := resetEnd(t, r, 1); s != ndis.StatusHardErrors {
-		t.Fatalf("first RESET_END %s, want %s", s, ndis.StatusHardErrors)
-	}
+	a, d, r := e.up(map[string]string{"fail_reset": "once,count=2"})
+	e.reset("sim0")
+	wantResetEnd(t, r, 1, ndis.StatusHardErrors)
 	if !d.Failed() {
 		t.Fatal("device not dead after a failed reset")
 	}
@@ -303,13 +265,9 @@ func TestFailReset(t *testing.T) {
 		t.Fatalf("send to a dead device: %v", m)
 	}
 	e.tickUntil(d, time.Second, 3, "a hang reset", func() bool { return r.Count(ndis.StatusResetEnd) == 2 })
-	if s := resetEnd(t, r, 2); s != ndis.StatusHardErrors {
-		t.Fatalf("second RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 2, ndis.StatusHardErrors)
 	e.tickUntil(d, time.Second, 3, "another hang reset", func() bool { return r.Count(ndis.StatusResetEnd) == 3 })
-	if s := resetEnd(t, r, 3); s != ndis.StatusSuccess {
-		t.Fatalf("third RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 3, ndis.StatusSuccess)
 	if d.Failed() {
 		t.Fatal("device dead after a good reset")
 	}
@@ -331,13 +289,9 @@ func TestFailResetEscalates(t *testing.T) {
 	a, d := e.add("sim0", map[string]string{"fail_reset": "once,count=5"})
 	r := e.bind("sim0")
 	a.ResetMiniport() // the driver's: operator resets do not count toward escalation
-	if s := resetEnd(t, r, 1); s != ndis.StatusHardErrors {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 1, ndis.StatusHardErrors)
 	e.clk.Advance(time.Second)
-	if s := resetEnd(t, r, 2); s != ndis.StatusHardErrors {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 2, ndis.StatusHardErrors)
 	select {
 	case <-a.Done():
 	case <-time.After(waitLimit):
@@ -358,9 +312,7 @@ func TestFailResetEscalates(t *testing.T) {
 // are lost while it is down; no reset.
 func TestLinkFlap(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	a, d := e.add("sim0", map[string]string{"link_flap": "once:1s,for=500ms"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	a, d, r := e.up(map[string]string{"link_flap": "once:1s,for=500ms"})
 	e.clk.Advance(time.Second)
 	ndistest.Eventually(t, func() bool { return len(linkStates(r)) == 1 }, "link down")
 	if d.LinkUp() || a.Link().MediaConnectState != ndis.MediaConnectStateDisconnected {
@@ -389,9 +341,7 @@ func TestLinkFlap(t *testing.T) {
 // lost as an overrun.
 func TestRxStorm(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	_, d := e.add("sim0", map[string]string{"rx_ring": "16", "rx_storm": "off,frames=100"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	_, d, r := e.up(map[string]string{"rx_ring": "16", "rx_storm": "off,frames=100"})
 	d.Inject(sim.FaultRxStorm)
 	waitReceived(t, r, 16)
 	st := d.Stats()
@@ -431,21 +381,13 @@ func TestRandomFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.bind("sim1")
-	if err := e.rt.ResetAdapter("sim1"); err != nil {
-		t.Fatal(err)
-	}
-	if s := resetEnd(t, r, 1); s != ndis.StatusHardErrors {
-		t.Fatalf("RESET_END %s", s)
-	}
+	e.reset("sim1")
+	wantResetEnd(t, r, 1, ndis.StatusHardErrors)
 	if err := d1.SetFault(sim.Fault{Kind: sim.FaultFailReset}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.ResetAdapter("sim1"); err != nil {
-		t.Fatal(err)
-	}
-	if s := resetEnd(t, r, 2); s != ndis.StatusSuccess {
-		t.Fatalf("RESET_END %s", s)
-	}
+	e.reset("sim1")
+	wantResetEnd(t, r, 2, ndis.StatusSuccess)
 }
 
 // TestBugs: each deliberate driver bug is reported by its verifier rule,
@@ -454,9 +396,7 @@ func TestBugs(t *testing.T) {
 	for _, bug := range sim.Bugs() {
 		t.Run(bug.String(), func(t *testing.T) {
 			e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Second))
-			a, d := e.add("sim0", nil)
-			r := e.bind("sim0")
-			setFilter(t, r, ndis.PacketTypeDirected)
+			a, d, r := e.up(nil)
 			e.v.Expect(bug.Rule())
 			switch bug {
 			case sim.BugSendDoubleComplete:
@@ -464,14 +404,14 @@ func TestBugs(t *testing.T) {
 				send(r, frame(d.MAC(), d.MAC(), 1, 64))
 			case sim.BugOidDoubleComplete:
 				d.InjectBug(bug)
-				if _, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenXmitOK, make([]byte, 8)); s != ndis.StatusSuccess {
+				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+				defer cancel()
+				if _, s := ndistest.Query(ctx, r.B, ndis.OIDGenXmitOK, 8); s != ndis.StatusSuccess {
 					t.Fatalf("the bugged OID: %s", s)
 				}
 			case sim.BugResetCompleteWithoutPending:
 				d.InjectBug(bug)
-				if err := e.rt.ResetAdapter("sim0"); err != nil {
-					t.Fatal(err)
-				}
+				e.reset("sim0")
 				resetEnd(t, r, 1)
 			case sim.BugResetPendingRequests:
 				// Traffic first: ndis's NdisTimedDataHang check reports any
@@ -483,9 +423,7 @@ func TestBugs(t *testing.T) {
 				send(r, frames(d.MAC(), d.MAC(), 1, 3, 64)...)
 				ndistest.Eventually(t, func() bool { return d.Stats().TxRing == 3 }, "sends in the ring")
 				d.InjectBug(bug)
-				if err := e.rt.ResetAdapter("sim0"); err != nil {
-					t.Fatal(err)
-				}
+				e.reset("sim0")
 				resetEnd(t, r, 1)
 				// The forgotten sends come back at the next hang check.
 				e.clk.Advance(time.Second)
@@ -516,12 +454,8 @@ func TestBugs(t *testing.T) {
 // first (R13); the reset completes later; the adapter restarts.
 func TestPauseDuringSlowReset(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	a, d := e.add("sim0", map[string]string{"slow_reset": "once,for=2s"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
-	if err := e.rt.ResetAdapter("sim0"); err != nil {
-		t.Fatal(err)
-	}
+	a, d, r := e.up(map[string]string{"slow_reset": "once,for=2s"})
+	e.reset("sim0")
 	ndistest.Eventually(t, func() bool { return e.eventCount(ndis.EventResetPending) == 1 }, "the reset pending")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -532,9 +466,7 @@ func TestPauseDuringSlowReset(t *testing.T) {
 		t.Fatalf("state %s, %d RESET_END", a.State(), r.Count(ndis.StatusResetEnd))
 	}
 	e.clk.Advance(2 * time.Second)
-	if s := resetEnd(t, r, 1); s != ndis.StatusSuccess {
-		t.Fatalf("RESET_END %s", s)
-	}
+	wantResetEnd(t, r, 1, ndis.StatusSuccess)
 	if err := e.rt.RestartAdapter(ctx, "sim0"); err != nil {
 		t.Fatal(err)
 	}
@@ -550,8 +482,8 @@ func TestResetUnderTraffic(t *testing.T) {
 	a, da := e.add("a", map[string]string{"wire": w, "tx_ring": "32", "rx_ring": "32"})
 	_, db := e.add("b", map[string]string{"wire": w, "tx_ring": "32", "rx_ring": "32"})
 	ra, rb := e.bind("a"), e.bind("b")
-	setFilter(t, ra, ndis.PacketTypeDirected)
-	setFilter(t, rb, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, ra.B, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, rb.B, ndis.PacketTypeDirected)
 
 	type side struct {
 		r        *ndistest.Recorder

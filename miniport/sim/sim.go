@@ -343,25 +343,15 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 // answer answers a request from the device's registers and counters.
 func (m *miniport) answer(r *ndis.OidRequest) ndis.Status {
 	d := m.d
+	d.mu.Lock()
+	s, ok := kit.SetFilter(r, &d.filter, MaxMulticastListSize)
+	d.mu.Unlock()
+	if ok {
+		return s
+	}
 	switch r.Type {
 	case ndis.RequestSet:
 		switch r.OID {
-		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.PacketFilter(kit.HardwareFilters)
-			if s == ndis.StatusSuccess {
-				d.mu.Lock()
-				d.filter.Types = v
-				d.mu.Unlock()
-			}
-			return s
-		case ndis.OID8023MulticastList:
-			list, s := r.MulticastList(MaxMulticastListSize)
-			if s == ndis.StatusSuccess {
-				d.mu.Lock()
-				d.filter.Multicast = list
-				d.mu.Unlock()
-			}
-			return s
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
 			if s != ndis.StatusSuccess {

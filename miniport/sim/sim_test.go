@@ -6,24 +6,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gondis/gondis/internal/param/paramtest"
 	"github.com/gondis/gondis/miniport/sim"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
-)
-
-var (
-	otherMAC = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x99}
-	mcastIn  = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
-	mcastIn2 = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x03}
-	mcastOut = ndis.MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x02}
 )
 
 func TestDriver(t *testing.T) {
@@ -38,11 +30,7 @@ func TestDriver(t *testing.T) {
 // Initialize with an *ndis.ParamError that wraps StatusInvalidParameter and names
 // the key, and never panics.
 func TestParams(t *testing.T) {
-	// The package doc lists the parameters as the table declares them.
-	src, derr := parser.ParseFile(token.NewFileSet(), "doc.go", nil, parser.ParseComments|parser.PackageClauseOnly)
-	if block := "\t" + strings.ReplaceAll(strings.TrimSuffix(sim.ParamDoc(), "\n"), "\n", "\n\t") + "\n"; derr != nil || !strings.Contains(src.Doc.Text(), block) {
-		t.Errorf("the package doc does not list the parameters as the table does (%v):\n%s", derr, block)
-	}
+	paramtest.DocLists(t, "doc.go", sim.ParamDoc())
 
 	e := newEnv(t, false)
 	a, d := e.add("good", map[string]string{
@@ -64,9 +52,10 @@ func TestParams(t *testing.T) {
 		t.Errorf("link %+v", l)
 	}
 	r := e.bind("good")
-	req, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenMaximumFrameSize, make([]byte, 4))
-	if s != ndis.StatusSuccess || binary.LittleEndian.Uint32(req.Buffer) != 9000 {
-		t.Errorf("maximum frame size: %s %x", s, req.Buffer)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if v, s := ndistest.QueryUlong(ctx, r.B, ndis.OIDGenMaximumFrameSize); s != ndis.StatusSuccess || v != 9000 {
+		t.Errorf("maximum frame size: %s %d", s, v)
 	}
 	if def := sim.DefaultMAC("x"); def[0] != 0x02 || def == sim.DefaultMAC("y") {
 		t.Errorf("DefaultMAC: %s %s", def, sim.DefaultMAC("y"))
@@ -141,7 +130,7 @@ func TestEcho(t *testing.T) {
 	e := newEnv(t, false)
 	a, d := e.add("sim0", map[string]string{"tx_ring": "4", "rx_ring": "64"})
 	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected|ndis.PacketTypeBroadcast)
 	me := d.MAC()
 
 	var want [][]byte
@@ -202,7 +191,7 @@ func TestEcho(t *testing.T) {
 	if st.TxFrames != uint64(len(want)) || st.RxIndicated != uint64(len(want)) || st.TxQueued != 0 || st.TxRing != 0 {
 		t.Errorf("stats %+v, want %d frames each way and empty queues", st, len(want))
 	}
-	if x, rx := counter(t, r.B, ndis.OIDGenXmitOK), counter(t, r.B, ndis.OIDGenRcvOK); x != uint64(len(want)) || rx != uint64(len(want)) {
+	if x, rx := ndistest.MustQueryCounter(t, r.B, ndis.OIDGenXmitOK), ndistest.MustQueryCounter(t, r.B, ndis.OIDGenRcvOK); x != uint64(len(want)) || rx != uint64(len(want)) {
 		t.Errorf("XMIT_OK %d, RCV_OK %d, want %d", x, rx, len(want))
 	}
 	if as := a.Stats(); as.ReceivedFrames != uint64(len(want)) || as.ReceiveDropped != 0 {
@@ -232,8 +221,8 @@ func TestPair(t *testing.T) {
 	if b.Link().MediaConnectState != ndis.MediaConnectStateConnected {
 		t.Fatalf("b's link: %s", b.Link().MediaConnectState)
 	}
-	setFilter(t, ra, ndis.PacketTypeDirected)
-	setFilter(t, rb, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, ra.B, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, rb.B, ndis.PacketTypeDirected)
 
 	const n = 300
 	toB := frames(db.MAC(), da.MAC(), 0, n, 128)
@@ -277,7 +266,7 @@ func TestPair(t *testing.T) {
 	if st := db.Stats(); st.RxFiltered != 1 || st.RxIndicated != n {
 		t.Errorf("b: filtered %d, indicated %d", st.RxFiltered, st.RxIndicated)
 	}
-	if x := counter(t, ra.B, ndis.OIDGenXmitOK); x != n+1 {
+	if x := ndistest.MustQueryCounter(t, ra.B, ndis.OIDGenXmitOK); x != n+1 {
 		t.Errorf("a XMIT_OK %d", x)
 	}
 
@@ -332,10 +321,10 @@ func TestHardwareFilter(t *testing.T) {
 		{"directed+multicast", ndis.PacketTypeDirected | ndis.PacketTypeMulticast, []int{0, 3}},
 		{"promiscuous", ndis.PacketTypePromiscuous, []int{0, 1, 2, 3, 4}},
 	}
-	mustSet(t, r.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn}))
+	ndistest.MustSetMulticastList(t, r.B, []ndis.MacAddress{mcastIn})
 	for _, c := range cases {
 		if c.pf != 0 {
-			setFilter(t, r, c.pf)
+			ndistest.MustSetPacketFilter(t, r.B, c.pf)
 		}
 		if f := d.Filter(); f.PacketFilter != c.pf || len(f.Multicast) != 1 || f.Multicast[0] != mcastIn {
 			t.Fatalf("%s: device filter %+v", c.name, f)
@@ -369,9 +358,9 @@ func TestHardwareFilter(t *testing.T) {
 
 	// Two bindings: the hardware takes the union, the runtime sorts.
 	r2 := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
-	setFilter(t, r2, ndis.PacketTypeMulticast)
-	mustSet(t, r2.B, ndis.OID8023MulticastList, ndis.EncodeMulticastList([]ndis.MacAddress{mcastIn2}))
+	ndistest.MustSetPacketFilter(t, r.B, ndis.PacketTypeDirected)
+	ndistest.MustSetPacketFilter(t, r2.B, ndis.PacketTypeMulticast)
+	ndistest.MustSetMulticastList(t, r2.B, []ndis.MacAddress{mcastIn2})
 	// r's list (mcastIn) still counts in the union, though r no longer takes multicast.
 	want := sim.Filter{PacketFilter: ndis.PacketTypeDirected | ndis.PacketTypeMulticast, Multicast: []ndis.MacAddress{mcastIn, mcastIn2}}
 	if f := d.Filter(); !f.Equal(want) {
@@ -389,44 +378,46 @@ func TestHardwareFilter(t *testing.T) {
 // TestOIDs: the driver's own OIDs, and what it refuses.
 func TestOIDs(t *testing.T) {
 	e := newEnv(t, false)
-	_, d := e.add("sim0", map[string]string{"mtu": "1000"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	_, d, r := e.up(map[string]string{"mtu": "1000"})
 	checkTraffic(t, r, d, 1, 3)
 
-	req, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenXmitOK, make([]byte, 4))
-	if s != ndis.StatusSuccess || req.BytesWritten != 4 || req.BytesNeeded != 8 || binary.LittleEndian.Uint32(req.Buffer) != 3 {
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if v, s := ndistest.Query(ctx, r.B, ndis.OIDGenXmitOK, 8); s != ndis.StatusSuccess || len(v) != 8 || binary.LittleEndian.Uint64(v) != 3 {
+		t.Errorf("XMIT_OK into 8 bytes: %s, %x", s, v)
+	}
+	req := &ndis.OidRequest{Type: ndis.RequestQuery, OID: ndis.OIDGenXmitOK, Buffer: make([]byte, 4)}
+	if s := r.B.OidRequest(ctx, req); s != ndis.StatusSuccess || req.BytesWritten != 4 || req.BytesNeeded != 8 || binary.LittleEndian.Uint32(req.Buffer) != 3 {
 		t.Errorf("XMIT_OK into 4 bytes: %s, wrote %d, needs %d, %x", s, req.BytesWritten, req.BytesNeeded, req.Buffer)
 	}
-	if _, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenRcvOK, make([]byte, 2)); s != ndis.StatusBufferTooShort {
+	if _, s := ndistest.Query(ctx, r.B, ndis.OIDGenRcvOK, 2); s != ndis.StatusBufferTooShort {
 		t.Errorf("RCV_OK into 2 bytes: %s", s)
 	}
-	if _, s := oid(t, r.B, ndis.RequestQuery, ndis.OID(0x00020103), make([]byte, 8)); s != ndis.StatusInvalidOid {
+	if _, s := ndistest.Query(ctx, r.B, ndis.OID(0x00020103), 8); s != ndis.StatusInvalidOid {
 		t.Errorf("unknown query: %s", s)
 	}
-	if _, s := oid(t, r.B, ndis.RequestSet, ndis.OID(0xFF000001), ndis.Ulong(1)); s != ndis.StatusInvalidOid {
+	if s := ndistest.SetUlong(ctx, r.B, ndis.OID(0xFF000001), 1); s != ndis.StatusInvalidOid {
 		t.Errorf("unknown set: %s", s)
 	}
-	if _, s := oid(t, r.B, ndis.RequestSet, ndis.OIDGenCurrentLookahead, ndis.Ulong(1001)); s != ndis.StatusInvalidData {
+	if s := ndistest.SetUlong(ctx, r.B, ndis.OIDGenCurrentLookahead, 1001); s != ndis.StatusInvalidData {
 		t.Errorf("lookahead above the MTU: %s", s)
 	}
-	mustSet(t, r.B, ndis.OIDGenCurrentLookahead, ndis.Ulong(256))
+	ndistest.MustSet(t, r.B, ndis.OIDGenCurrentLookahead, ndis.Ulong(256))
 	if f := d.Filter(); f.Lookahead != 256 {
 		t.Errorf("lookahead register %d", f.Lookahead)
 	}
-	if _, s := oid(t, r.B, ndis.RequestSet, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(ndis.PacketTypeAllLocal)); s != ndis.StatusNotSupported {
+	if s := ndistest.SetPacketFilter(ctx, r.B, ndis.PacketTypeAllLocal); s != ndis.StatusNotSupported {
 		t.Errorf("unsupported filter bit: %s", s)
 	}
 	list := make([]ndis.MacAddress, sim.MaxMulticastListSize+1)
 	for i := range list {
 		list[i] = ndis.MacAddress{0x01, 0, 0x5e, 0, 1, byte(i)}
 	}
-	if _, s := oid(t, r.B, ndis.RequestSet, ndis.OID8023MulticastList, ndis.EncodeMulticastList(list)); s != ndis.StatusMulticastFull {
+	if s := ndistest.SetMulticastList(ctx, r.B, list); s != ndis.StatusMulticastFull {
 		t.Errorf("33 multicast addresses: %s", s)
 	}
-	req, s = oid(t, r.B, ndis.RequestQuery, ndis.OID8023CurrentAddress, make([]byte, 6))
-	if s != ndis.StatusSuccess || ndis.MacAddress(req.Buffer) != d.MAC() {
-		t.Errorf("current address: %s %x", s, req.Buffer)
+	if v, s := ndistest.Query(ctx, r.B, ndis.OID8023CurrentAddress, 6); s != ndis.StatusSuccess || len(v) != 6 || ndis.MacAddress(v) != d.MAC() {
+		t.Errorf("current address: %s %x", s, v)
 	}
 }
 
@@ -435,9 +426,7 @@ func TestOIDs(t *testing.T) {
 // resumes them.
 func TestPauseDrains(t *testing.T) {
 	e := newEnv(t, false)
-	_, d := e.add("sim0", map[string]string{"tx_ring": "4", "latency": "200us"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	_, d, r := e.up(map[string]string{"tx_ring": "4", "latency": "200us"})
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	send(r, frames(d.MAC(), d.MAC(), 0, 40, 64)...)
@@ -464,18 +453,10 @@ func TestPauseDrains(t *testing.T) {
 // OIDs are aborted too.
 func TestPauseAbortsStuckSends(t *testing.T) {
 	e := newEnv(t, true, ndis.WithCheckForHangInterval(time.Hour))
-	_, d := e.add("sim0", nil)
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	_, d, r := e.up(nil)
 	d.Inject(sim.FaultHang)
 	send(r, frames(d.MAC(), d.MAC(), 0, 3, 64)...)
-	d.Inject(sim.FaultStuckOid)
-	stuck := make(chan ndis.Status, 1)
-	go func() {
-		_, s := oid(t, r.B, ndis.RequestQuery, ndis.OIDGenXmitOK, make([]byte, 8))
-		stuck <- s
-	}()
-	ndistest.Eventually(t, func() bool { return d.Stats().OidsStuck == 1 }, "the OID held")
+	stuck := stuckQuery(t, r, d, ndis.OIDGenXmitOK)
 
 	paused := make(chan error, 1)
 	go func() {
@@ -509,9 +490,7 @@ func TestFlowControl(t *testing.T) {
 	for _, fc := range []bool{true, false} {
 		t.Run(fmt.Sprintf("flow_control=%v", fc), func(t *testing.T) {
 			e := newEnv(t, false)
-			_, d := e.add("sim0", map[string]string{"rx_ring": "4", "tx_ring": "64", "flow_control": fmt.Sprint(fc)})
-			r := e.bind("sim0")
-			setFilter(t, r, ndis.PacketTypeDirected)
+			_, d, r := e.up(map[string]string{"rx_ring": "4", "tx_ring": "64", "flow_control": fmt.Sprint(fc)})
 			r.KeepReceives(true)
 			t.Cleanup(func() { // before the runtime's Close: a pause waits for them
 				r.KeepReceives(false)
@@ -559,9 +538,7 @@ func TestFlowControl(t *testing.T) {
 // under stable names: counters and gauges, and the faults fired by kind.
 func TestReport(t *testing.T) {
 	e := newEnv(t, false)
-	a, d := e.add("sim0", map[string]string{"rx_ring": "8"})
-	r := e.bind("sim0")
-	setFilter(t, r, ndis.PacketTypeDirected)
+	a, d, r := e.up(map[string]string{"rx_ring": "8"})
 	me := d.MAC()
 	send(r, frame(me, me, 1, 60), frame(me, me, 2, 60), make([]byte, 13))
 	waitCompleted(t, r, 3)

@@ -3,9 +3,9 @@
 // miniport, a recording protocol, and a verifier handler that turns every
 // violation into a test failure unless the test expects it. It also ships
 // what tests keep writing: OID helpers that query and set through a binding
-// (QueryUlong, QueryCounter, SetPacketFilter, SetMulticastList ...) and
-// frame builders with right checksums (Ethernet, ARPRequest, EchoRequest,
-// UDP ...).
+// (QueryUlong, QueryCounter, SetPacketFilter, SetMulticastList ..., and Must
+// forms that fail the test) and frame builders with right checksums
+// (Ethernet, ARPRequest, EchoRequest, UDP ...; Numbered payloads).
 //
 // A test puts them together like this (the package example is a whole test
 // of a reset):

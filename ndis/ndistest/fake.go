@@ -47,6 +47,10 @@ type Fake struct {
 	// StatusSuccess).
 	OnReset         func() (bool, ndis.Status)
 	ResetAddressing bool
+	// PendResets, unless OnReset is set, answers every Reset StatusPending
+	// and does nothing else: the test completes the reset through the
+	// adapter (ResetComplete).
+	PendResets bool
 	// Delays: a positive delay makes the fake answer StatusPending and
 	// complete the operation that long later on Clock (a FakeClock, in a
 	// deterministic test; the wall clock when nil), as a device that takes
@@ -69,7 +73,7 @@ type Fake struct {
 	completeMu sync.Mutex // serialises CompleteHeld, so Reset waits for an interrupt in progress
 	mu         sync.Mutex
 	calls      []string
-	held       []*ndis.NetBufferList
+	held       ndis.List
 	oids       []*ndis.OidRequest // pending at the fake
 	sets       []ndis.OidRequest  // every set, in order, with a copy of its buffer
 	resets     int
@@ -212,9 +216,7 @@ func (f *Fake) SendNetBufferLists(l *ndis.NetBufferList) {
 	}
 	if hold {
 		f.mu.Lock()
-		for x := l; x != nil; x = x.Next {
-			f.held = append(f.held, x)
-		}
+		f.held.PushChain(l)
 		f.mu.Unlock()
 		return
 	}
@@ -228,7 +230,7 @@ func (f *Fake) SendNetBufferLists(l *ndis.NetBufferList) {
 func (f *Fake) Held() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.held)
+	return f.held.Len()
 }
 
 // CompleteHeld completes every held send with s, in one chain. Calls are
@@ -239,20 +241,15 @@ func (f *Fake) CompleteHeld(s ndis.Status) int {
 	f.completeMu.Lock()
 	defer f.completeMu.Unlock()
 	f.mu.Lock()
-	held := f.held
-	f.held = nil
+	n, l := f.held.Len(), f.held.Take()
 	f.mu.Unlock()
-	for i, x := range held {
+	for x := l; x != nil; x = x.Next {
 		x.Status = s
-		x.Next = nil
-		if i > 0 {
-			held[i-1].Next = x
-		}
 	}
-	if len(held) > 0 {
-		f.Adapter.SendNetBufferListsComplete(held[0])
+	if l != nil {
+		f.Adapter.SendNetBufferListsComplete(l)
 	}
-	return len(held)
+	return n
 }
 
 // SendsDuringReset returns how many send calls reached the fake while its
@@ -382,15 +379,18 @@ func (f *Fake) Reset() (bool, ndis.Status) {
 	f.calls = append(f.calls, "Reset")
 	f.resets++
 	f.inReset = true
-	hook, addr := f.OnReset, f.ResetAddressing
+	hook, addr, pend := f.OnReset, f.ResetAddressing, f.PendResets
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
 		f.inReset = false
 		f.mu.Unlock()
 	}()
-	if hook != nil {
+	switch {
+	case hook != nil:
 		return hook()
+	case pend:
+		return false, ndis.StatusPending
 	}
 	f.mu.Lock()
 	d := f.ResetDelay

@@ -5,13 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestFakeDelays: the fake's delayed operations complete when the fake
 // clock passes their delay, not before.

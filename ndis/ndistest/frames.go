@@ -32,6 +32,22 @@ func Ethernet(dst, src ndis.MacAddress, etherType uint16, payload []byte) []byte
 	return f
 }
 
+// Numbered returns a payload of n bytes for a test's own frames: seq,
+// big-endian, in its first four bytes when n is at least 4, then a filler
+// that depends on seq, so that frames numbered apart differ. A test reads
+// the number back from the four bytes after the Ethernet header.
+func Numbered(seq uint32, n int) []byte {
+	p := make([]byte, n)
+	if n < 4 {
+		return p
+	}
+	binary.BigEndian.PutUint32(p, seq)
+	for i := 4; i < n; i++ {
+		p[i] = byte(seq) + byte(i)
+	}
+	return p
+}
+
 // ARPRequest returns a broadcast ARP request from from asking who has
 // target.
 func ARPRequest(from Host, target netip.Addr) []byte {

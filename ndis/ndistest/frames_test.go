@@ -34,6 +34,8 @@ func TestFrames(t *testing.T) {
 	}{
 		{"Ethernet", ndistest.Ethernet(ndis.BroadcastAddress, hostA.MAC, 0x88b5, []byte{1, 2, 3}),
 			"ffffffffffff" + "020000000001" + "88b5" + "010203"},
+		{"Numbered", ndistest.Numbered(0x01020304, 7), "01020304" + "08090a"},
+		{"Numbered short", ndistest.Numbered(0x01020304, 3), "000000"},
 		{"ARPRequest", ndistest.ARPRequest(hostA, hostB.IP),
 			"ffffffffffff" + "020000000001" + "0806" + "0001" + "0800" + "0604" + "0001" +
 				"020000000001" + "0a090001" + "000000000000" + "0a090002"},

@@ -73,3 +73,44 @@ func SetPacketFilter(ctx context.Context, b *ndis.Binding, filter uint32) ndis.S
 func SetMulticastList(ctx context.Context, b *ndis.Binding, list []ndis.MacAddress) ndis.Status {
 	return Set(ctx, b, ndis.OID8023MulticastList, ndis.EncodeMulticastList(list))
 }
+
+// The Must helpers below issue the same requests for a test: each waits at
+// most WaitTimeout and fails the test (Fatalf) unless the request succeeds,
+// so they belong on the test's own goroutine.
+
+// MustSet sets oid to buf, as Set does.
+func MustSet(t TB, b *ndis.Binding, oid ndis.OID, buf []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	if s := Set(ctx, b, oid, buf); s != ndis.StatusSuccess {
+		t.Fatalf("ndistest: set %s: %s", oid, s)
+	}
+}
+
+// MustSetPacketFilter sets the binding's packet filter, as SetPacketFilter
+// does.
+func MustSetPacketFilter(t TB, b *ndis.Binding, filter uint32) {
+	t.Helper()
+	MustSet(t, b, ndis.OIDGenCurrentPacketFilter, ndis.Ulong(filter))
+}
+
+// MustSetMulticastList sets the binding's multicast list, as
+// SetMulticastList does.
+func MustSetMulticastList(t TB, b *ndis.Binding, list []ndis.MacAddress) {
+	t.Helper()
+	MustSet(t, b, ndis.OID8023MulticastList, ndis.EncodeMulticastList(list))
+}
+
+// MustQueryCounter queries a statistics OID, as QueryCounter does, and
+// returns the count.
+func MustQueryCounter(t TB, b *ndis.Binding, oid ndis.OID) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	v, s := QueryCounter(ctx, b, oid)
+	if s != ndis.StatusSuccess {
+		t.Fatalf("ndistest: query %s: %s", oid, s)
+	}
+	return v
+}

@@ -2,6 +2,7 @@ package ndistest_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -106,4 +107,38 @@ func TestOIDHelpers(t *testing.T) {
 	if s := ndistest.SetMulticastList(ctx, b, nil); s != ndis.StatusSuccess || len(b.MulticastList()) != 0 {
 		t.Errorf("SetMulticastList(nil): %s, list %v", s, b.MulticastList())
 	}
+
+	// The Must helpers make the same requests and fail the test on any
+	// other status than success.
+	ndistest.MustSetPacketFilter(t, b, ndis.PacketTypeBroadcast)
+	ndistest.MustSetMulticastList(t, b, group)
+	ndistest.MustSet(t, b, 0xFF000002, []byte{9})
+	if f, l := b.PacketFilter(), b.MulticastList(); f != ndis.PacketTypeBroadcast || !slices.Equal(l, group) {
+		t.Errorf("after the Must sets: filter %#x, list %v", f, l)
+	}
+	if last := fake.Sets()[len(fake.Sets())-1]; last.OID != 0xFF000002 || !slices.Equal(last.Buffer, []byte{9}) {
+		t.Errorf("MustSet reached the miniport as %s %x", last.OID, last.Buffer)
+	}
+	if v := ndistest.MustQueryCounter(t, b, oidNarrow); v != 7 {
+		t.Errorf("MustQueryCounter(ULONG) = %d", v)
+	}
+	for name, call := range map[string]func(ndistest.TB){
+		"MustSetMulticastList(unicast)": func(ft ndistest.TB) {
+			ndistest.MustSetMulticastList(ft, b, []ndis.MacAddress{{0x02, 0, 0, 0, 0, 1}})
+		},
+		"MustQueryCounter(2 bytes)": func(ft ndistest.TB) { ndistest.MustQueryCounter(ft, b, oidShort) },
+	} {
+		var ft fatalT
+		call(&ft)
+		if ft.fatal == "" {
+			t.Errorf("%s did not fail the test", name)
+		}
+	}
 }
+
+// fatalT records a helper's Fatalf instead of failing the test.
+type fatalT struct{ fatal string }
+
+func (*fatalT) Helper()                          {}
+func (*fatalT) Errorf(string, ...any)            {}
+func (f *fatalT) Fatalf(format string, a ...any) { f.fatal = fmt.Sprintf(format, a...) }

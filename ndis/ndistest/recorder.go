@@ -20,16 +20,11 @@ const (
 	RecordUnbind
 )
 
+var recordKindNames = [...]string{RecordReceive: "receive", RecordComplete: "complete", RecordStatus: "status", RecordUnbind: "unbind"}
+
 func (k RecordKind) String() string {
-	switch k {
-	case RecordReceive:
-		return "receive"
-	case RecordComplete:
-		return "complete"
-	case RecordStatus:
-		return "status"
-	case RecordUnbind:
-		return "unbind"
+	if int(k) < len(recordKindNames) {
+		return recordKindNames[k]
 	}
 	return fmt.Sprintf("RecordKind(%d)", uint8(k))
 }
@@ -59,7 +54,7 @@ type Recorder struct {
 	mu           sync.Mutex
 	records      []Record
 	keep         bool
-	kept         []*ndis.NetBufferList
+	kept         ndis.List
 	completed    map[*ndis.NetBufferList]int
 	completedAll int
 	byStatus     map[ndis.Status]int // completed NBLs by their Status
@@ -120,25 +115,17 @@ func (r *Recorder) KeepReceives(keep bool) {
 // ReturnKept returns every held NBL to the binding.
 func (r *Recorder) ReturnKept() int {
 	r.mu.Lock()
-	kept := r.kept
-	r.kept = nil
+	n, l := r.kept.Len(), r.kept.Take()
 	r.mu.Unlock()
-	for i, x := range kept {
-		x.Next = nil
-		if i > 0 {
-			kept[i-1].Next = x
-		}
+	if l != nil {
+		r.B.ReturnNetBufferLists(l)
 	}
-	if len(kept) > 0 {
-		r.B.ReturnNetBufferLists(kept[0])
-	}
-	return len(kept)
+	return n
 }
 
 // ReceiveNetBufferLists implements ndis.Protocol.
 func (r *Recorder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.ReceiveFlags) {
 	rec := Record{Kind: RecordReceive, Flags: flags}
-	var ls []*ndis.NetBufferList
 	for x := l; x != nil; x = x.Next {
 		rec.NBLs++
 		var fr []byte
@@ -146,13 +133,12 @@ func (r *Recorder) ReceiveNetBufferLists(l *ndis.NetBufferList, flags ndis.Recei
 			fr = append([]byte(nil), x.Frames[0]...)
 		}
 		rec.Frames = append(rec.Frames, fr)
-		ls = append(ls, x)
 	}
 	r.mu.Lock()
 	r.records = append(r.records, rec)
 	keep := r.keep && flags&ndis.ReceiveFlagResources == 0
 	if keep {
-		r.kept = append(r.kept, ls...)
+		r.kept.PushChain(l)
 	}
 	hook := r.OnReceive
 	r.mu.Unlock()

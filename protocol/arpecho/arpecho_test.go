@@ -8,15 +8,11 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 	"github.com/gondis/gondis/protocol/arpecho"
 	"github.com/gondis/gondis/protocol/internal/prototest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
 	ourMAC   = ndis.MacAddress{0x02, 0, 0, 0, 0, 0x02}

@@ -4,30 +4,12 @@ import (
 	"context"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 	"github.com/gondis/gondis/protocol/echo"
 	"github.com/gondis/gondis/protocol/internal/prototest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func TestParseParams(t *testing.T) {
-	good, bad := prototest.ParamChecks(t, echo.Driver())
-	good(nil)
-	good(map[string]string{"ethertype": "34997", "window": "4096"})
-	bad("window", map[string]string{"window": "0"})
-	bad("window", map[string]string{"window": "x"})
-	bad("ethertype", map[string]string{"ethertype": "0x10000"})
-	bad("dest", map[string]string{"dest": "broadcast"})
-	if p, err := echo.ParseParams(map[string]string{"window": "7"}); err != nil ||
-		p != (echo.Params{EtherType: 0x88b5, Window: 7}) {
-		t.Errorf("ParseParams = %+v, %v", p, err)
-	}
-}
 
 // other is the station the test's requests come from.
 var other = ndis.MacAddress{0x02, 9, 9, 9, 9, 9}

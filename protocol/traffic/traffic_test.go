@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/miniport/loopback"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
@@ -15,28 +13,6 @@ import (
 	"github.com/gondis/gondis/protocol/internal/prototest"
 	"github.com/gondis/gondis/protocol/traffic"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func TestParseParams(t *testing.T) {
-	good, bad := prototest.ParamChecks(t, traffic.Driver())
-	good(nil)
-	good(map[string]string{"dest": "broadcast", "rate": "0", "window": "1", "size": "15", "ethertype": "0x88b5"})
-	good(map[string]string{"dest": "02:00:00:00:00:01"})
-	bad("dest", map[string]string{"dest": "nope"})
-	bad("rate", map[string]string{"rate": "-1"})
-	bad("window", map[string]string{"window": "0"})
-	bad("size", map[string]string{"size": "14"})
-	bad("ethertype", map[string]string{"ethertype": "0x0100"})
-	bad("colour", map[string]string{"colour": "red"})
-	bad("rate", map[string]string{"window": "0", "rate": "x"}) // the first in sorted order
-	p, err := traffic.ParseParams(map[string]string{"dest": "02:00:00:00:00:01", "ethertype": "2048"})
-	want := traffic.Params{Dest: ndis.MacAddress{2, 0, 0, 0, 0, 1}, Rate: traffic.DefaultRate,
-		Window: traffic.DefaultWindow, Size: traffic.DefaultSize, EtherType: 0x0800}
-	if err != nil || p != want {
-		t.Errorf("ParseParams = %+v, %v; want %+v", p, err, want)
-	}
-}
 
 // TestTrafficEchoLoopback runs a generator and an echo on one loopback
 // adapter through an operator reset: replies come back, completions are

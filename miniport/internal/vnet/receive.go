@@ -70,14 +70,10 @@ func Split(frame []byte, h Header, dst [][]byte) (n int, err error) {
 		if err := checkCsumOffsets(frame, h); err != nil {
 			return 0, err
 		}
-		if len(dst) < 1 {
-			return 0, errFewBuffers
+		d, err := copyFrame(frame, dst)
+		if err != nil {
+			return 0, err
 		}
-		if cap(dst[0]) < len(frame) {
-			return 0, errSmallBuf
-		}
-		d := dst[0][:len(frame)]
-		copy(d, frame)
 		if err := Complete(d, h); err != nil {
 			return 0, err
 		}
@@ -89,6 +85,21 @@ func Split(frame []byte, h Header, dst [][]byte) (n int, err error) {
 		return 0, err
 	}
 	return p.split(frame, int(h.GSOSize), dst)
+}
+
+// copyFrame copies frame into the buffer of dst[0] and returns the copy,
+// dst[0] resliced to the frame's length, without storing it in dst: the
+// one-frame path of Split and SegmentSend.
+func copyFrame(frame []byte, dst [][]byte) ([]byte, error) {
+	if len(dst) < 1 {
+		return nil, errFewBuffers
+	}
+	if cap(dst[0]) < len(frame) {
+		return nil, errSmallBuf
+	}
+	d := dst[0][:len(frame)]
+	copy(d, frame)
+	return d, nil
 }
 
 // parseGSO parses a GSO frame and checks it against its virtio header.

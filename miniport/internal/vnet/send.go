@@ -162,14 +162,10 @@ func SegmentSend(frame []byte, o SendOffload, dst [][]byte) (n int, err error) {
 			return 0, errSegmentLength
 		}
 	}
-	if len(dst) < 1 {
-		return 0, errFewBuffers
+	d, err := copyFrame(frame, dst)
+	if err != nil {
+		return 0, err
 	}
-	if cap(dst[0]) < len(frame) {
-		return 0, errSmallBuf
-	}
-	d := dst[0][:len(frame)]
-	copy(d, frame)
 	if o.IPChecksum || o.transport() {
 		p.setIPLength(d, p.end-p.l3, o.IPChecksum)
 	}

@@ -3,12 +3,8 @@ package frame
 import (
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestBuildParse(t *testing.T) {
 	dst := ndis.MacAddress{2, 0, 0, 0, 1, 1}

@@ -4,12 +4,8 @@ import (
 	"slices"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/gondis/gondis/ndis"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestFrames(t *testing.T) {
 	l := ndis.Chain(ndis.NewNetBufferList([]byte{1}, []byte{2}), ndis.NewNetBufferList(), ndis.NewNetBufferList([]byte{3}))

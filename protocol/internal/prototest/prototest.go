@@ -7,13 +7,13 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gondis/gondis/internal/param/paramtest"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
@@ -106,20 +106,17 @@ func Kind(b *ndis.Binding, name string) (ndis.DetailKind, bool) {
 	return 0, false
 }
 
-// DocLists fails the test unless the Go file (a package doc) lists the
-// parameter table, each line of tableDoc (param.Table.Doc) as a line of
-// its own in a code block: the doc and the table cannot drift apart.
-func DocLists(t testing.TB, file, tableDoc string) {
+// Params checks a protocol's parameters for t: the package doc in docFile
+// lists its table (tableDoc, from param.Table.Doc), and d takes no
+// parameters at all (its defaults). It returns ParamChecks's checks for
+// the test's own cases.
+func Params(t testing.TB, d ndis.ProtocolDriver, docFile, tableDoc string) (good func(params map[string]string),
+	bad func(key string, params map[string]string)) {
 	t.Helper()
-	src, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSuffix(tableDoc, "\n"), "\n") {
-		if !strings.Contains(string(src), "\n//\t"+line+"\n") {
-			t.Errorf("%s does not list the parameter line\n\t%s", file, line)
-		}
-	}
+	paramtest.DocLists(t, docFile, tableDoc)
+	good, bad = ParamChecks(t, d)
+	good(nil)
+	return good, bad
 }
 
 // ParamChecks returns checks of d's ValidateParams for t: good fails

@@ -1,0 +1,179 @@
+package ndis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
+)
+
+// env is one runtime with a fake miniport driver and a recording protocol,
+// on a fake clock, in strict verifier mode.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	clock *ndistest.FakeClock
+	v     *ndistest.Verifier
+	rt    *ndis.Runtime
+	fake  *ndistest.Fake
+	rec   *ndistest.RecorderDriver
+}
+
+func newEnv(t *testing.T, opts ...ndis.Option) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), clock: ndistest.NewFakeClock(), fake: ndistest.NewFake(),
+		rec: ndistest.NewRecorderDriver("rec")}
+	e.v = ndistest.NewVerifier(t)
+	all := append(e.v.Options(), ndis.WithClock(e.clock))
+	e.rt = ndis.New(append(all, opts...)...)
+	if err := e.rt.RegisterMiniportDriver(e.fake.Driver("fake", ndis.Version630)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.RegisterProtocolDriver(e.rec.Driver()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.rt.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return e
+}
+
+// adapter adds a Running adapter of the fake driver.
+func (e *env) adapter(name string) *ndis.Adapter {
+	e.t.Helper()
+	return e.adapterOf(name, "fake")
+}
+
+// adapterOf adds a Running adapter of the driver.
+func (e *env) adapterOf(name, driver string) *ndis.Adapter {
+	e.t.Helper()
+	a, err := e.rt.AddAdapter(e.ctx, name, driver, nil)
+	if err != nil {
+		e.t.Fatalf("AddAdapter: %v", err)
+	}
+	return a
+}
+
+// register registers another miniport driver.
+func (e *env) register(d ndis.MiniportDriver) {
+	e.t.Helper()
+	if err := e.rt.RegisterMiniportDriver(d); err != nil {
+		e.t.Fatalf("RegisterMiniportDriver: %v", err)
+	}
+}
+
+// bind binds the recording protocol and returns the binding and its recorder.
+func (e *env) bind(adapter string) (*ndis.Binding, *ndistest.Recorder) {
+	e.t.Helper()
+	b, err := e.rt.Bind(e.ctx, "rec", adapter)
+	if err != nil {
+		e.t.Fatalf("Bind: %v", err)
+	}
+	return b, e.rec.Binding(b)
+}
+
+// bindAsync binds the recording protocol on a goroutine of its own, for a
+// Bind that has to wait; the binding arrives on the channel (nil, and the
+// test failed, if Bind failed).
+func (e *env) bindAsync(adapter string) <-chan *ndis.Binding {
+	bound := make(chan *ndis.Binding, 1)
+	go func() {
+		b, err := e.rt.Bind(context.Background(), "rec", adapter)
+		if err != nil {
+			e.t.Error(err)
+		}
+		bound <- b
+	}()
+	return bound
+}
+
+// bindWaitsForReset checks that the Bind whose binding comes on bound
+// (bindAsync) does not return while a's pending reset runs, then completes
+// the reset and returns the binding.
+func (e *env) bindWaitsForReset(a *ndis.Adapter, bound <-chan *ndis.Binding) *ndis.Binding {
+	e.t.Helper()
+	select {
+	case <-bound:
+		e.t.Fatal("Bind returned during a reset")
+	case <-time.After(10 * time.Millisecond):
+	}
+	a.ResetComplete(ndis.StatusSuccess, false)
+	return <-bound
+}
+
+// reset resets the adapter, as an operator does, and fails the test if the
+// runtime refuses.
+func (e *env) reset(adapter string) {
+	e.t.Helper()
+	if err := e.rt.ResetAdapter(adapter); err != nil {
+		e.t.Fatalf("ResetAdapter: %v", err)
+	}
+}
+
+// waitResetTimedOut waits for the outcome of a reset that has just timed
+// out: the violation, RESET_END with StatusDeviceFailed to rec, the
+// adapter halted. The miniport's late answer that follows is expected as a
+// call after halt.
+func (e *env) waitResetTimedOut(a *ndis.Adapter, rec *ndistest.Recorder) {
+	e.t.Helper()
+	e.v.Wait(e.t, ndis.RuleResetTimeout)
+	end := rec.WaitStatus(e.t, ndis.StatusResetEnd, 1)
+	if s, _ := ndistest.ResetEndStatus(end.Payload); s != ndis.StatusDeviceFailed {
+		e.t.Errorf("RESET_END carries %v", s)
+	}
+	<-a.Done()
+	e.v.Expect(ndis.RuleCallAfterHalt)
+}
+
+// setFilter sets a binding's packet filter and fails the test on error.
+func (e *env) setFilter(b *ndis.Binding, f uint32) {
+	e.t.Helper()
+	if s := ndistest.SetPacketFilter(e.ctx, b, f); s != ndis.StatusSuccess {
+		e.t.Fatalf("set packet filter: %v", s)
+	}
+}
+
+// frame returns a frame to dst carrying payload, from a station of its
+// own.
+func frame(dst ndis.MacAddress, payload string) []byte {
+	return ndistest.Ethernet(dst, ndis.MacAddress{2, 0, 0, 0, 0, 9}, 0x88b5, []byte(payload))
+}
+
+// ticks advances the fake clock by n check-for-hang periods, each once the
+// adapter's tick timer is armed again, so no tick is skipped.
+func (e *env) ticks(n int, period time.Duration) {
+	e.t.Helper()
+	for range n {
+		e.clock.WaitTimers(e.t, 1)
+		e.clock.Advance(period)
+	}
+}
+
+// repeat calls fn over and over on a goroutine of its own until fn returns
+// false or stop is called; stop waits for the goroutine to end.
+func repeat(fn func() bool) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if !fn() {
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
