@@ -302,13 +302,7 @@ func (a *Adapter) indicateOne(l *NetBufferList, flags ReceiveFlags, b *Binding, 
 		}
 		if accepts(f, x, st) {
 			x.state, x.rxBinding, x.shared = nblIndicated, b, false
-			switch {
-			case head == nil:
-				head = x
-			case tail.Next != x:
-				tail.Next = x
-			}
-			tail = x
+			head, tail = relink(head, tail, x)
 		} else {
 			rej.Push(x)
 		}
@@ -428,6 +422,19 @@ func accepts(f *PacketFilter, x *NetBufferList, station uint64) bool {
 	return f.accepts(frameDst(x.Frames[0]), station)
 }
 
+// relink appends x to the chain head…tail that is being kept out of a
+// chain walked in order, writing a link only where a left-out NBL sat in
+// between. The caller ends the kept chain with tail.Next = nil.
+func relink(head, tail, x *NetBufferList) (*NetBufferList, *NetBufferList) {
+	switch {
+	case head == nil:
+		head = x
+	case tail.Next != x:
+		tail.Next = x
+	}
+	return head, x
+}
+
 // returnRejected gives the NBLs no binding took back to the miniport.
 func (a *Adapter) returnRejected(rej *List) {
 	if rej.Empty() {
@@ -489,13 +496,7 @@ func (b *Binding) ReturnNetBufferLists(l *NetBufferList) {
 			continue
 		}
 		x.state, x.shared = nblIdle, false
-		switch {
-		case head == nil:
-			head = x
-		case tail.Next != x:
-			tail.Next = x
-		}
-		tail = x
+		head, tail = relink(head, tail, x)
 		n++
 		x = next
 	}

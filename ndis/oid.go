@@ -70,11 +70,15 @@ var oidNames = map[OID]string{
 }
 
 // String returns the NDIS name of the OID, or its value in hexadecimal.
-func (o OID) String() string {
-	if n, ok := oidNames[o]; ok {
+func (o OID) String() string { return nameOf(oidNames, o, "OID") }
+
+// nameOf returns the NDIS name of a code from its table, or the code in
+// hexadecimal after prefix.
+func nameOf[T ~uint32](names map[T]string, v T, prefix string) string {
+	if n, ok := names[v]; ok {
 		return n
 	}
-	return fmt.Sprintf("OID(0x%08X)", uint32(o))
+	return fmt.Sprintf("%s(0x%08X)", prefix, uint32(v))
 }
 
 // Packet filter bits (NDIS_PACKET_TYPE_*), the ULONG carried by

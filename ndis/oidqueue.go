@@ -179,13 +179,9 @@ func (b *Binding) queueOid(r *OidRequest, complete func(*OidRequest, Status)) (*
 	r.BytesWritten, r.BytesNeeded = 0, 0
 	a := b.adapter
 	a.mu.Lock()
-	switch {
-	case b.closed.Load() || a.exiting || a.reset.halting.Load():
+	if s := a.refuseOidLocked(b); s != StatusSuccess {
 		a.mu.Unlock()
-		return nil, StatusClosing
-	case a.resetBlocksOIDsLocked():
-		a.mu.Unlock()
-		return nil, StatusResetInProgress
+		return nil, s
 	}
 	if s, ok := a.answerLocked(b, r); ok {
 		a.mu.Unlock()
@@ -201,18 +197,27 @@ func (b *Binding) queueOid(r *OidRequest, complete func(*OidRequest, Status)) (*
 	}
 	e.complete = complete
 	a.mu.Lock()
-	switch {
-	case b.closed.Load() || a.exiting || a.reset.halting.Load():
+	if s := a.refuseOidLocked(b); s != StatusSuccess { // again: the lock was let go
 		a.mu.Unlock()
-		return nil, StatusClosing
-	case a.resetBlocksOIDsLocked():
-		a.mu.Unlock()
-		return nil, StatusResetInProgress
+		return nil, s
 	}
 	a.oidq = append(a.oidq, e)
 	a.mu.Unlock()
 	a.kick()
 	return e, StatusPending
+}
+
+// refuseOidLocked says why a binding's request cannot be queued now, or
+// StatusSuccess: a closed binding or a halting adapter (StatusClosing), a
+// reset (StatusResetInProgress, R5).
+func (a *Adapter) refuseOidLocked(b *Binding) Status {
+	switch {
+	case b.closed.Load() || a.exiting || a.reset.halting.Load():
+		return StatusClosing
+	case a.resetBlocksOIDsLocked():
+		return StatusResetInProgress
+	}
+	return StatusSuccess
 }
 
 // cancelOid gives up on a request that has not completed: a queued one

@@ -36,13 +36,18 @@ func (rt *Runtime) ValidateAdapterParams(driver string, params map[string]string
 	rt.mu.Lock()
 	d, ok := rt.miniports[driver]
 	rt.mu.Unlock()
-	switch {
-	case !ok:
+	if !ok {
 		return rt.unknown(ErrUnknownDriver, driver)
-	case d.ValidateParams == nil:
+	}
+	return validate(d.ValidateParams, params)
+}
+
+// validate runs a driver's ValidateParams, if it has one, on a copy.
+func validate(check func(map[string]string) error, params map[string]string) error {
+	if check == nil {
 		return nil
 	}
-	return d.ValidateParams(maps.Clone(params))
+	return check(maps.Clone(params))
 }
 
 // ValidateBindParams checks a binding's parameters against the named
@@ -51,11 +56,8 @@ func (rt *Runtime) ValidateBindParams(protocol string, params map[string]string)
 	rt.mu.Lock()
 	p, ok := rt.protocols[protocol]
 	rt.mu.Unlock()
-	switch {
-	case !ok:
+	if !ok {
 		return rt.unknown(ErrUnknownProtocol, protocol)
-	case p.ValidateParams == nil:
-		return nil
 	}
-	return p.ValidateParams(maps.Clone(params))
+	return validate(p.ValidateParams, params)
 }

@@ -115,16 +115,7 @@ func (rt *Runtime) RegisterMiniportDriver(d MiniportDriver) error {
 	if d.Name == "" || d.Initialize == nil {
 		return fmt.Errorf("%w: a miniport driver needs a name and an Initialize handler", ErrInvalidName)
 	}
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.closed {
-		return ErrRuntimeClosed
-	}
-	if _, ok := rt.miniports[d.Name]; ok {
-		return fmt.Errorf("%w: miniport driver %q", ErrDuplicateName, d.Name)
-	}
-	rt.miniports[d.Name] = &d
-	return nil
+	return register(rt, rt.miniports, "miniport driver", d.Name, &d)
 }
 
 // RegisterProtocolDriver is NdisRegisterProtocolDriver.
@@ -132,15 +123,20 @@ func (rt *Runtime) RegisterProtocolDriver(p ProtocolDriver) error {
 	if p.Name == "" || p.BindAdapter == nil {
 		return fmt.Errorf("%w: a protocol driver needs a name and a BindAdapter handler", ErrInvalidName)
 	}
+	return register(rt, rt.protocols, "protocol driver", p.Name, &p)
+}
+
+// register adds a driver to one of the runtime's tables under its name.
+func register[D any](rt *Runtime, table map[string]*D, what, name string, d *D) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.closed {
 		return ErrRuntimeClosed
 	}
-	if _, ok := rt.protocols[p.Name]; ok {
-		return fmt.Errorf("%w: protocol driver %q", ErrDuplicateName, p.Name)
+	if _, ok := table[name]; ok {
+		return fmt.Errorf("%w: %s %q", ErrDuplicateName, what, name)
 	}
-	rt.protocols[p.Name] = &p
+	table[name] = d
 	return nil
 }
 

@@ -1,6 +1,5 @@
 package ndis
 
-import "fmt"
 
 // Status is an NDIS_STATUS: the 32-bit result code every driver-facing call
 // speaks. The constants carry the real values of the Windows headers, so a
@@ -87,12 +86,7 @@ var statusNames = map[Status]string{
 
 // String returns the NDIS name of the status, or its value in hexadecimal
 // when gondis does not know the code.
-func (s Status) String() string {
-	if n, ok := statusNames[s]; ok {
-		return n
-	}
-	return fmt.Sprintf("NDIS_STATUS(0x%08X)", uint32(s))
-}
+func (s Status) String() string { return nameOf(statusNames, s, "NDIS_STATUS") }
 
 // Error makes Status an error; the text is the NDIS name.
 func (s Status) Error() string { return s.String() }
