@@ -35,13 +35,6 @@ const (
 	maxNameLen  = 15 // IFNAMSIZ - 1
 )
 
-// Statistics OIDs (ntddndis.h) the runtime does not name yet.
-const (
-	OIDGenXmitError   ndis.OID = 0x00020103
-	OIDGenRcvError    ndis.OID = 0x00020104
-	OIDGenRcvNoBuffer ndis.OID = 0x00020105
-)
-
 // ParamError is the error Initialize returns for a bad adapter parameter. It
 // wraps ndis.StatusInvalidParameter.
 type ParamError struct {

@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -599,32 +598,19 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 		switch r.OID {
 		case ndis.OIDGenXmitOK:
 			xmit, _ := m.frames()
-			return putCounter(r, xmit)
+			return r.PutCounter(xmit)
 		case ndis.OIDGenRcvOK:
 			_, rcv := m.frames()
-			return putCounter(r, rcv)
-		case OIDGenXmitError:
-			return putCounter(r, m.xmitError.Load())
-		case OIDGenRcvError:
-			return putCounter(r, m.rcvError.Load())
-		case OIDGenRcvNoBuffer:
-			return putCounter(r, m.rcvNoBuffer.Load())
+			return r.PutCounter(rcv)
+		case ndis.OIDGenXmitError:
+			return r.PutCounter(m.xmitError.Load())
+		case ndis.OIDGenRcvError:
+			return r.PutCounter(m.rcvError.Load())
+		case ndis.OIDGenRcvNoBuffer:
+			return r.PutCounter(m.rcvNoBuffer.Load())
 		}
 	}
 	return ndis.StatusInvalidOid
-}
-
-// putCounter answers a statistics query: a ULONG64 when the buffer holds
-// one, else the low 32 bits with BytesNeeded 8.
-func putCounter(r *ndis.OidRequest, v uint64) ndis.Status {
-	var b [8]byte
-	if len(r.Buffer) >= len(b) {
-		binary.LittleEndian.PutUint64(b[:], v)
-		return r.PutBytes(b[:])
-	}
-	s := r.PutUlong(uint32(v))
-	r.BytesNeeded = len(b)
-	return s
 }
 
 func (m *miniport) stats() Stats {
