@@ -7,6 +7,19 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
+// Driver returns the TAP miniport driver, named "tap", written against
+// NDIS 6.30 (so it may be reset). Its ValidateParams checks an adapter's
+// parameters without touching the system. Outside Linux its Initialize
+// fails with errors.ErrUnsupported once the parameters are checked.
+func Driver() ndis.MiniportDriver {
+	return ndis.MiniportDriver{
+		Name:           "tap",
+		Version:        ndis.Version630,
+		Initialize:     initialize,
+		ValidateParams: parameters.Validate,
+	}
+}
+
 // Stats are a TAP adapter's own counters, in frames.
 type Stats struct {
 	XmitOK, XmitError, RcvOK, RcvError, RcvNoBuffer uint64

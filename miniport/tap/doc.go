@@ -40,9 +40,12 @@
 //	          are left to the kernel (see Offload); off (the default): plain
 //	          frames, every offload done by the adapter
 //
-// An existing TAP interface of that name is attached to rather than created.
-// An unknown key or a bad value fails Initialize with a *ParamError, which
-// wraps ndis.StatusInvalidParameter.
+// The switches persist and vnet_hdr take true or false, on or off. An
+// existing TAP interface of that name is attached to rather than created.
+// An unknown key or a bad value fails Initialize with an *ndis.ParamError,
+// which wraps ndis.StatusInvalidParameter; the driver's ValidateParams
+// finds it first, without touching the system, so a configuration can be
+// checked whole before any adapter starts.
 //
 // # How it works
 //

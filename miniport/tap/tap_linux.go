@@ -18,16 +18,6 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// Driver returns the TAP miniport driver, named "tap", written against
-// NDIS 6.30 (so it may be reset).
-func Driver() ndis.MiniportDriver {
-	return ndis.MiniportDriver{
-		Name:       "tap",
-		Version:    ndis.Version630,
-		Initialize: initialize,
-	}
-}
-
 // StatsOf returns the counters of a TAP adapter's miniport, or false when
 // the adapter is not a TAP adapter (or is halted).
 func StatsOf(a *ndis.Adapter) (Stats, bool) {
