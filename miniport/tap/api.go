@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/gondis/gondis/ndis"
@@ -56,39 +55,4 @@ type Offload struct {
 	// and UDP segments (TUNSETOFFLOAD), which the adapter finishes and cuts
 	// into frames of the MTU, so that reads carry up to 64 KiB each.
 	Receive bool
-}
-
-// OIDTCPOffloadParameters is OID_TCP_OFFLOAD_PARAMETERS: a set of an
-// NDIS_OFFLOAD_PARAMETERS switches offloads on and off at run time.
-const OIDTCPOffloadParameters ndis.OID = 0xFC01020C
-
-// NDIS_OFFLOAD_PARAMETERS values.
-const (
-	OffloadNoChange = 0 // NDIS_OFFLOAD_PARAMETERS_NO_CHANGE
-	// The checksum fields.
-	OffloadTxRxDisabled = 1 // NDIS_OFFLOAD_PARAMETERS_TX_RX_DISABLED
-	OffloadTxEnabled    = 2 // NDIS_OFFLOAD_PARAMETERS_TX_ENABLED_RX_DISABLED
-	OffloadRxEnabled    = 3 // NDIS_OFFLOAD_PARAMETERS_RX_ENABLED_TX_DISABLED
-	OffloadTxRxEnabled  = 4 // NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED
-	// The LsoV2IPv4 and LsoV2IPv6 fields.
-	OffloadLSOv2Disabled = 1 // NDIS_OFFLOAD_PARAMETERS_LSOV2_DISABLED
-	OffloadLSOv2Enabled  = 2 // NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED
-)
-
-// offloadParametersSize is NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_1: the
-// header, eleven UCHARs, padding and Flags.
-const offloadParametersSize = 20
-
-// OffloadParameters returns an NDIS_OFFLOAD_PARAMETERS (revision 1, 20
-// bytes) with the same setting in each of its five checksum fields and its
-// two LSOv2 fields; every other field says no change.
-func OffloadParameters(checksum, lsoV2 uint8) []byte {
-	b := make([]byte, offloadParametersSize)
-	b[0], b[1] = 0x80, 1 // NDIS_OBJECT_TYPE_DEFAULT, NDIS_OFFLOAD_PARAMETERS_REVISION_1
-	binary.LittleEndian.PutUint16(b[2:], offloadParametersSize)
-	for i := 4; i <= 8; i++ { // IPv4Checksum … UDPIPv6Checksum
-		b[i] = checksum
-	}
-	b[11], b[12] = lsoV2, lsoV2 // LsoV2IPv4, LsoV2IPv6
-	return b
 }

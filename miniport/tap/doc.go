@@ -107,8 +107,8 @@
 // never see a frame larger than the MTU: one the kernel hands over without
 // GSO is counted as a receive error and dropped.
 //
-// The switches are set at run time with OIDTCPOffloadParameters (an
-// NDIS_OFFLOAD_PARAMETERS; OffloadParameters builds one): its checksum
+// The switches are set at run time with ndis.OIDTCPOffloadParameters (an
+// NDIS_OFFLOAD_PARAMETERS; ndis.OffloadParameters builds one): its checksum
 // fields drive the transmit-checksum and receive switches, its LsoV2
 // fields the large-send switch; a set that disables a switch for any IP
 // version or protocol disables it. Kernels get offload wrong in the

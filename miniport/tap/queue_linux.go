@@ -14,11 +14,9 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-const ethernetHeaderSize = 14
-
 // maxGSOFrame is the largest frame the kernel hands over with GSO: an IP
 // packet of 64 KiB and its Ethernet header.
-const maxGSOFrame = 65535 + ethernetHeaderSize
+const maxGSOFrame = 65535 + ndis.EthernetHeaderSize
 
 // queue is one descriptor of the interface, with a reader goroutine that
 // indicates what the kernel queued on it and a writer goroutine that writes
@@ -80,7 +78,7 @@ func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
 	q.readFn, q.writeFn = q.readSome, q.writeSome
 	if m.cfg.vnetHdr {
 		q.readFn = q.readSomeVnet
-		q.big = make([]byte, maxGSOFrame+m.cfg.mtu+ethernetHeaderSize)
+		q.big = make([]byte, maxGSOFrame+m.cfg.mtu+ndis.EthernetHeaderSize)
 	}
 	return q, nil
 }
@@ -184,7 +182,7 @@ func (q *queue) readSome(fd uintptr) bool {
 		case err != nil:
 			r.err = err
 			return true
-		case k < ethernetHeaderSize:
+		case k < ndis.EthernetHeaderSize:
 			q.m.rcvError.Add(1)
 			continue
 		}
@@ -320,16 +318,16 @@ func flowHash(l *ndis.NetBufferList) uint32 {
 		return 0
 	}
 	f := l.Frames[0]
-	if len(f) < ethernetHeaderSize {
+	if len(f) < ndis.EthernetHeaderSize {
 		return 0
 	}
 	var a, b, c uint32
 	switch binary.BigEndian.Uint16(f[12:14]) {
 	case 0x0800: // IPv4
-		if len(f) < ethernetHeaderSize+20 {
+		if len(f) < ndis.EthernetHeaderSize+20 {
 			break
 		}
-		ip := f[ethernetHeaderSize:]
+		ip := f[ndis.EthernetHeaderSize:]
 		a = binary.BigEndian.Uint32(ip[12:16])
 		b = binary.BigEndian.Uint32(ip[16:20])
 		ihl := int(ip[0]&0x0f) * 4
@@ -339,10 +337,10 @@ func flowHash(l *ndis.NetBufferList) uint32 {
 		}
 		return mix(a, b, c)
 	case 0x86DD: // IPv6
-		if len(f) < ethernetHeaderSize+40 {
+		if len(f) < ndis.EthernetHeaderSize+40 {
 			break
 		}
-		ip := f[ethernetHeaderSize:]
+		ip := f[ndis.EthernetHeaderSize:]
 		for i := 8; i < 40; i += 4 {
 			a = a*0x9e3779b1 ^ binary.BigEndian.Uint32(ip[i:])
 		}
@@ -498,7 +496,7 @@ type writeState struct {
 // the poller waits for room) or a call fails (true, w.err set).
 func (q *queue) writeSome(fd uintptr) bool {
 	m, w := q.m, &q.w
-	maxFrame := m.cfg.mtu + ethernetHeaderSize
+	maxFrame := m.cfg.mtu + ndis.EthernetHeaderSize
 	written := uint64(0)
 	defer func() { q.xmitOK.Add(written) }()
 	for w.cur != nil {
@@ -518,7 +516,7 @@ func (q *queue) writeSome(fd uintptr) bool {
 				continue
 			}
 		} else {
-			if len(f) < ethernetHeaderSize || len(f) > maxFrame {
+			if len(f) < ndis.EthernetHeaderSize || len(f) > maxFrame {
 				q.failCur(ndis.StatusInvalidLength)
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/gondis/gondis/miniport/internal/kit"
 	"github.com/gondis/gondis/miniport/internal/vnet"
 	"github.com/gondis/gondis/ndis"
 )
@@ -124,30 +125,11 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	}
 	// Every reader keeps a batch of spare NBLs: the pool has room for
 	// those and as much again three times over for the protocols.
-	m.pool = ndis.NewPool(c.mtu+ethernetHeaderSize+vnetHeaderLen(c), max(PoolLimit, 4*Batch*len(d.queues)))
+	m.pool = ndis.NewPool(c.mtu+ndis.EthernetHeaderSize+vnetHeaderLen(c), max(PoolLimit, 4*Batch*len(d.queues)))
 	connected := m.linkUp(d.ifname)
 	m.connected.Store(connected)
-	state := ndis.MediaConnectStateDisconnected
-	if connected {
-		state = ndis.MediaConnectStateConnected
-	}
-	err = a.SetMiniportAttributes(&ndis.RegistrationAttributes{})
-	if err == nil {
-		err = a.SetMiniportAttributes(&ndis.GeneralAttributes{
-			MtuSize:              uint32(c.mtu),
-			MaxXmitLinkSpeed:     LinkSpeed,
-			MaxRcvLinkSpeed:      LinkSpeed,
-			XmitLinkSpeed:        LinkSpeed,
-			RcvLinkSpeed:         LinkSpeed,
-			MediaConnectState:    state,
-			MediaDuplexState:     ndis.MediaDuplexStateFull,
-			LookaheadSize:        uint32(c.mtu),
-			MaxMulticastListSize: MaxMulticastListSize,
-			PermanentMacAddress:  c.mac,
-			CurrentMacAddress:    c.mac,
-		})
-	}
-	if err != nil {
+	e := kit.Ethernet{MTU: c.mtu, MAC: c.mac, LinkSpeed: LinkSpeed, Connected: connected, MulticastList: MaxMulticastListSize}
+	if err := kit.SetAttributes(a, 0, e); err != nil {
 		d.close()
 		m.closeHandles()
 		return nil, err
@@ -575,7 +557,7 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 				m.multicast.Store(&list) // the TAP passes everything; the runtime filters
 			}
 			return s
-		case OIDTCPOffloadParameters:
+		case ndis.OIDTCPOffloadParameters:
 			return m.setOffloadParameters(r)
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
