@@ -46,7 +46,7 @@ func (d *device) close() {
 // idle reports whether no queue holds or writes a send. Under m.mu.
 func (d *device) idle() bool {
 	for _, q := range d.queues {
-		if q.head != nil || q.busy {
+		if !q.pending.Empty() || q.busy {
 			return false
 		}
 	}

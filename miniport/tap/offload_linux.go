@@ -135,7 +135,7 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 		k, err := readv(int(fd), q.rxiov[:])
 		switch {
 		case err == unix.EAGAIN:
-			return r.n > 0
+			return !r.batch.Empty()
 		case err == unix.EINTR:
 			m.retries.Add(1)
 			continue

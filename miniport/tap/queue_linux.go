@@ -64,8 +64,8 @@ type queue struct {
 	_ cpu.CacheLinePad
 
 	// Under m.mu.
-	head, tail *ndis.NetBufferList
-	busy       bool // the writer is writing a chain it took
+	pending ndis.List // the sends the writer has not taken
+	busy    bool      // the writer is writing a chain it took
 }
 
 func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
@@ -121,13 +121,11 @@ func (q *queue) reader() {
 			}
 			continue
 		}
-		r.head, r.tail, r.n, r.err = nil, nil, 0, nil
+		r.err = nil
 		err := q.rc.Read(q.readFn)
-		if r.n > 0 {
-			head := r.head
-			r.head, r.tail = nil, nil
-			q.rcvOK.Add(uint64(r.n))
-			m.a.IndicateReceiveNetBufferLists(head, 0)
+		if n := r.batch.Len(); n > 0 {
+			q.rcvOK.Add(uint64(n))
+			m.a.IndicateReceiveNetBufferLists(r.batch.Take(), 0)
 		}
 		if err == nil {
 			err = r.err
@@ -157,11 +155,10 @@ func (q *queue) reader() {
 
 // readState is a reader's batch.
 type readState struct {
-	spare      *ndis.NetBufferList // empty NBLs to read into
-	nspare     int
-	head, tail *ndis.NetBufferList // the frames read, to indicate
-	n          int
-	err        error // the error that stopped readSome
+	spare  *ndis.NetBufferList // empty NBLs to read into
+	nspare int
+	batch  ndis.List // the frames read, to indicate
+	err    error     // the error that stopped readSome
 }
 
 // readSome is the poller callback of the reader: it reads frames until the
@@ -175,7 +172,7 @@ func (q *queue) readSome(fd uintptr) bool {
 		k, err := read(int(fd), buf)
 		switch {
 		case err == unix.EAGAIN:
-			return r.n > 0
+			return !r.batch.Empty()
 		case err == unix.EINTR:
 			q.m.retries.Add(1)
 			continue
@@ -198,15 +195,8 @@ func (q *queue) take(n int) {
 	for range n {
 		x := r.spare
 		r.spare = x.Next
-		x.Next = nil
 		r.nspare--
-		if r.head == nil {
-			r.head = x
-		} else {
-			r.tail.Next = x
-		}
-		r.tail = x
-		r.n++
+		r.batch.Push(x)
 	}
 }
 
@@ -241,10 +231,8 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	if l == nil {
 		return
 	}
-	tail := l // found outside the lock, though a multi-queue chain is walked again
-	for tail.Next != nil {
-		tail = tail.Next
-	}
+	var c ndis.List
+	c.PushChain(l) // walked outside the lock, though a multi-queue chain is walked again
 	m.mu.Lock()
 	d := m.dev
 	if d == nil {
@@ -254,7 +242,7 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	}
 	if len(d.queues) == 1 {
 		q := d.queues[0]
-		wake := q.append(l, tail)
+		wake := q.append(&c)
 		m.mu.Unlock()
 		if wake {
 			q.signal()
@@ -263,32 +251,25 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	}
 	m.mu.Unlock()
 	// Sort the chain into one sub-chain a queue, outside the lock.
-	var heads, tails [MaxQueues]*ndis.NetBufferList
+	var sub [MaxQueues]ndis.List
 	nq := uint32(len(d.queues))
 	for x := l; x != nil; {
 		next := x.Next
-		x.Next = nil
-		i := flowHash(x) % nq
-		if heads[i] == nil {
-			heads[i] = x
-		} else {
-			tails[i].Next = x
-		}
-		tails[i] = x
+		sub[flowHash(x)%nq].Push(x)
 		x = next
 	}
 	var wake [MaxQueues]bool
 	m.mu.Lock()
 	if m.dev != d { // a reset replaced the device meanwhile
 		m.mu.Unlock()
-		for _, h := range heads {
-			m.abort(h)
+		for i := range sub {
+			m.abort(sub[i].Take())
 		}
 		return
 	}
 	for i, q := range d.queues {
-		if heads[i] != nil {
-			wake[i] = q.append(heads[i], tails[i])
+		if !sub[i].Empty() {
+			wake[i] = q.append(&sub[i])
 		}
 	}
 	m.mu.Unlock()
@@ -299,16 +280,12 @@ func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	}
 }
 
-// append queues the chain head…tail and reports whether the writer needs a
-// wake-up. Under m.mu.
-func (q *queue) append(head, tail *ndis.NetBufferList) bool {
-	if q.head == nil {
-		q.head = head
-	} else {
-		q.tail.Next = head
-	}
-	q.tail = tail
-	return !q.busy && q.head == head
+// append moves the chain of c to the queue and reports whether the writer
+// needs a wake-up. Under m.mu.
+func (q *queue) append(c *ndis.List) bool {
+	wake := !q.busy && q.pending.Empty()
+	q.pending.PushList(c)
+	return wake
 }
 
 // flowHash hashes what identifies an NBL's flow: the IP addresses and, for
@@ -398,8 +375,7 @@ func (q *queue) service() {
 	m := q.m
 	m.mu.Lock()
 	for {
-		l := q.head
-		q.head, q.tail = nil, nil
+		l := q.pending.Take()
 		if l == nil {
 			q.busy = false
 			break

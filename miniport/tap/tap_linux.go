@@ -480,20 +480,17 @@ func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 	m.resets.Add(1)
 	old := m.stopDevice(true)
 	m.mu.Lock()
-	var held *ndis.NetBufferList // the sends no writer took
+	var held ndis.List // the sends no writer took
 	if old != nil {
 		for _, q := range old.queues {
-			if q.head != nil {
-				q.tail.Next = held
-				held = q.head
-			}
-			q.head, q.tail, q.busy = nil, nil, false
+			held.PushList(&q.pending)
+			q.busy = false
 		}
 	}
 	pausing := m.pausing
 	m.pausing = false
 	m.mu.Unlock()
-	m.abort(held)
+	m.abort(held.Take())
 	if pausing {
 		m.a.PauseComplete()
 	}
