@@ -75,9 +75,7 @@ func (m *miniport) setOffloadParameters(r *ndis.OidRequest) ndis.Status {
 	// OidRequest and Reset both run on the runtime's work goroutine, so
 	// the device cannot change under the ioctl; m.mu is not held across
 	// it, as the kernel serves TUNSETOFFLOAD under its routing lock.
-	m.mu.Lock()
-	d := m.dev
-	m.mu.Unlock()
+	d := m.dev.Load()
 	if o&offReceive != old&offReceive && d != nil {
 		if err := d.setKernelOffload(o&offReceive != 0); err != nil {
 			return ndis.StatusFailure

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 
+	"github.com/gondis/gondis/miniport/internal/kit"
 	"github.com/gondis/gondis/miniport/internal/vnet"
 	"github.com/gondis/gondis/ndis"
 )
@@ -23,18 +24,19 @@ const maxGSOFrame = 65535 + ndis.EthernetHeaderSize
 // the sends steered to it. A single-queue interface has one.
 type queue struct {
 	// Set when the queue is made.
-	m       *miniport
-	d       *device
-	file    *os.File
-	rc      syscall.RawConn
-	readFn  func(fd uintptr) bool // the reader's poller callback, made once
-	writeFn func(fd uintptr) bool // the writer's
-	wake    chan struct{}         // capacity 1: sends are queued, or a pause waits
+	m          *miniport
+	d          *device
+	file       *os.File
+	rc         syscall.RawConn
+	readFn     func(fd uintptr) bool       // the reader's poller callback, made once
+	writeFn    func(fd uintptr) bool       // the writer's
+	transmitFn func(l *ndis.NetBufferList) // the writer's, for its send queue's Serve
+	wake       chan struct{}               // capacity 1: sends are queued, or a pause waits
 
 	readerDone, writerDone chan struct{}
 
 	// The reader's and the writer's fields each have cache lines of their
-	// own, apart from those the senders write under m.mu: the two run on
+	// own, apart from the send queue the senders write: the two run on
 	// different cores.
 	_ cpu.CacheLinePad
 
@@ -63,9 +65,8 @@ type queue struct {
 
 	_ cpu.CacheLinePad
 
-	// Under m.mu.
-	pending ndis.List // the sends the writer has not taken
-	busy    bool      // the writer is writing a chain it took
+	// The sends queued for the writer.
+	sends kit.SendQueue
 }
 
 func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
@@ -75,7 +76,7 @@ func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
 	}
 	q := &queue{m: m, d: d, file: f, rc: rc, wake: make(chan struct{}, 1),
 		readerDone: make(chan struct{}), writerDone: make(chan struct{})}
-	q.readFn, q.writeFn = q.readSome, q.writeSome
+	q.readFn, q.writeFn, q.transmitFn = q.readSome, q.writeSome, q.transmit
 	if m.cfg.vnetHdr {
 		q.readFn = q.readSomeVnet
 		q.big = make([]byte, maxGSOFrame+m.cfg.mtu+ndis.EthernetHeaderSize)
@@ -224,68 +225,51 @@ func (q *queue) spare(n int) bool {
 
 // SendNetBufferLists is MiniportSendNetBufferLists: it steers each NBL to a
 // queue by a hash of its flow (so one flow's frames stay in order) and
-// queues the chains for the queues' writers, under one lock. It never
-// blocks; with no device (a failed reset) it completes the chain inline
-// with StatusRequestAborted.
+// queues the chains for the queues' writers, without the miniport's lock.
+// It never blocks; with no device (a failed reset) it completes the chain
+// inline with StatusRequestAborted.
 func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	if l == nil {
 		return
 	}
-	var c ndis.List
-	c.PushChain(l) // walked outside the lock, though a multi-queue chain is walked again
-	m.mu.Lock()
-	d := m.dev
+	d := m.dev.Load()
 	if d == nil {
-		m.mu.Unlock()
 		m.abort(l)
 		return
 	}
 	if len(d.queues) == 1 {
 		q := d.queues[0]
-		wake := q.append(&c)
-		m.mu.Unlock()
-		if wake {
+		if q.sends.Push(l) {
 			q.signal()
 		}
-		return
-	}
-	m.mu.Unlock()
-	// Sort the chain into one sub-chain a queue, outside the lock.
-	var sub [MaxQueues]ndis.List
-	nq := uint32(len(d.queues))
-	for x := l; x != nil; {
-		next := x.Next
-		sub[flowHash(x)%nq].Push(x)
-		x = next
-	}
-	var wake [MaxQueues]bool
-	m.mu.Lock()
-	if m.dev != d { // a reset replaced the device meanwhile
-		m.mu.Unlock()
-		for i := range sub {
-			m.abort(sub[i].Take())
+	} else {
+		// Sort the chain into one sub-chain a queue.
+		var sub [MaxQueues]ndis.List
+		nq := uint32(len(d.queues))
+		for x := l; x != nil; {
+			next := x.Next
+			sub[flowHash(x)%nq].Push(x)
+			x = next
 		}
-		return
-	}
-	for i, q := range d.queues {
-		if !sub[i].Empty() {
-			wake[i] = q.append(&sub[i])
+		for i, q := range d.queues {
+			if q.sends.Push(sub[i].Take()) {
+				q.signal()
+			}
 		}
 	}
-	m.mu.Unlock()
-	for i, q := range d.queues {
-		if wake[i] {
-			q.signal()
-		}
+	if m.dev.Load() != d {
+		m.abandoned(d)
 	}
 }
 
-// append moves the chain of c to the queue and reports whether the writer
-// needs a wake-up. Under m.mu.
-func (q *queue) append(c *ndis.List) bool {
-	wake := !q.busy && q.pending.Empty()
-	q.pending.PushList(c)
-	return wake
+// abandoned completes what is left in the queues of d, a device a reset
+// replaced while SendNetBufferLists was queueing on it. The reset swaps the
+// device before it takes what its queues hold, so a chain queued after
+// that take is seen here; whoever takes a chain first completes it.
+func (m *miniport) abandoned(d *device) {
+	for _, q := range d.queues {
+		m.abort(q.sends.Take())
+	}
 }
 
 // flowHash hashes what identifies an NBL's flow: the IP addresses and, for
@@ -372,26 +356,9 @@ func (q *queue) writer() {
 // service writes every chain queued on q, then completes a pending pause
 // when no queue has anything left.
 func (q *queue) service() {
-	m := q.m
-	m.mu.Lock()
-	for {
-		l := q.pending.Take()
-		if l == nil {
-			q.busy = false
-			break
-		}
-		q.busy = true
-		m.mu.Unlock()
-		q.transmit(l)
-		m.mu.Lock()
-	}
-	done := m.pausing && q.d.idle()
-	if done {
-		m.pausing = false
-	}
-	m.mu.Unlock()
-	if done {
-		m.a.PauseComplete()
+	q.sends.Serve(q.transmitFn)
+	if q.m.pausing.Load() {
+		q.m.pauseDone(q.d)
 	}
 }
 

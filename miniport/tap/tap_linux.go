@@ -87,13 +87,18 @@ type miniport struct {
 	linkMu    sync.Mutex
 	connected atomic.Bool
 
-	mu       sync.Mutex
-	dev      *device // nil while there is none (a failed reset, halted)
+	// pausing: Pause answered StatusPending; set and cleared under mu,
+	// read without it by the writers as they go idle.
+	pausing atomic.Bool
+
+	mu sync.Mutex
+	// dev is the current device, nil while there is none (a failed reset,
+	// halted). Written under mu; SendNetBufferLists reads it without.
+	dev      atomic.Pointer[device]
 	stopping *device // the device stopDevice is stopping, until its counts are folded
 	// The frames of the devices stopped: each queue counts its own, and
 	// stopDevice adds them here.
 	xmitOK, rcvOK uint64
-	pausing       bool // Pause answered StatusPending
 }
 
 // initialize is MiniportInitializeEx.
@@ -251,7 +256,7 @@ func up(flags uint32) bool {
 // start makes d the adapter's device and starts its reader and writer.
 func (m *miniport) start(d *device) {
 	m.mu.Lock()
-	m.dev = d
+	m.dev.Store(d)
 	m.mu.Unlock()
 	for _, q := range d.queues {
 		go q.reader()
@@ -265,8 +270,8 @@ func (m *miniport) start(d *device) {
 // queues may still hold sends no writer took. Work goroutine only.
 func (m *miniport) stopDevice(keep bool) *device {
 	m.mu.Lock()
-	d := m.dev
-	m.dev, m.stopping = nil, d
+	d := m.dev.Swap(nil)
+	m.stopping = d
 	m.mu.Unlock()
 	if d == nil {
 		return nil
@@ -302,7 +307,7 @@ func (m *miniport) frames() (xmit, rcv uint64) {
 
 func (m *miniport) framesLocked() (xmit, rcv uint64) {
 	xmit, rcv = m.xmitOK, m.rcvOK
-	for _, d := range []*device{m.dev, m.stopping} {
+	for _, d := range []*device{m.dev.Load(), m.stopping} {
 		if d == nil {
 			continue
 		}
@@ -436,9 +441,7 @@ func (m *miniport) linkUpdate(idx int64, deleted bool, flags uint32) {
 		return // another interface, or one this adapter replaced
 	}
 	if deleted {
-		m.mu.Lock()
-		d := m.dev
-		m.mu.Unlock()
+		d := m.dev.Load()
 		if d == nil || int64(d.ifindex) != idx {
 			return // a reset replaced it meanwhile
 		}
@@ -456,13 +459,30 @@ func (m *miniport) linkUpdate(idx int64, deleted bool, flags uint32) {
 // every queued send.
 func (m *miniport) Pause() ndis.Status {
 	m.mu.Lock()
-	if m.dev == nil || m.dev.idle() {
-		m.mu.Unlock()
+	defer m.mu.Unlock()
+	// Set before the queues are looked at: a writer that goes idle after
+	// the look sees it, and completes the pause (pauseDone).
+	m.pausing.Store(true)
+	if d := m.dev.Load(); d == nil || d.idle() {
+		m.pausing.Store(false)
 		return ndis.StatusSuccess
 	}
-	m.pausing = true
-	m.mu.Unlock()
 	return ndis.StatusPending
+}
+
+// pauseDone completes a pending pause once no queue of d, the current
+// device, holds or writes a send. A writer calls it when it goes idle
+// while a pause is pending.
+func (m *miniport) pauseDone(d *device) {
+	m.mu.Lock()
+	done := m.pausing.Load() && d.idle()
+	if done {
+		m.pausing.Store(false)
+	}
+	m.mu.Unlock()
+	if done {
+		m.a.PauseComplete()
+	}
 }
 
 // Restart is MiniportRestart.
@@ -479,18 +499,15 @@ func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 	start := time.Now()
 	m.resets.Add(1)
 	old := m.stopDevice(true)
-	m.mu.Lock()
-	var held ndis.List // the sends no writer took
 	if old != nil {
-		for _, q := range old.queues {
-			held.PushList(&q.pending)
-			q.busy = false
-		}
+		// The sends no writer took. A sender that queued on old after
+		// the device was swapped takes them back itself (abandoned).
+		m.abandoned(old)
 	}
-	pausing := m.pausing
-	m.pausing = false
+	// The writers have stopped: none completes the pause now.
+	m.mu.Lock()
+	pausing := m.pausing.Swap(false)
 	m.mu.Unlock()
-	m.abort(held.Take())
 	if pausing {
 		m.a.PauseComplete()
 	}
@@ -513,9 +530,7 @@ func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 // reset request the runtime dropped while another reset ran), or when a
 // write has made no progress for SendTimeout while the link is up.
 func (m *miniport) CheckForHang() bool {
-	m.mu.Lock()
-	d := m.dev
-	m.mu.Unlock()
+	d := m.dev.Load()
 	if d == nil || d.dead.Load() {
 		return true
 	}
@@ -599,8 +614,8 @@ func (m *miniport) stats() Stats {
 	}
 	m.mu.Lock() // the totals and the current queues, from one device
 	s.XmitOK, s.RcvOK = m.framesLocked()
-	if m.dev != nil {
-		for _, q := range m.dev.queues {
+	if d := m.dev.Load(); d != nil {
+		for _, q := range d.queues {
 			s.Queues = append(s.Queues, QueueStats{XmitOK: q.xmitOK.Load(), RcvOK: q.rcvOK.Load()})
 		}
 	}
