@@ -19,6 +19,58 @@ func Driver() ndis.MiniportDriver {
 	}
 }
 
+// StatsOf returns the counters of a TAP adapter's miniport, or false when
+// the adapter is not a TAP adapter (or is halted).
+func StatsOf(a *ndis.Adapter) (Stats, bool) {
+	m, ok := tapOf(a)
+	if !ok {
+		return Stats{}, false
+	}
+	return m.stats(), true
+}
+
+// Interface returns the name of a TAP adapter's interface, or false when
+// the adapter is not a TAP adapter (or is halted).
+func Interface(a *ndis.Adapter) (string, bool) {
+	m, ok := tapOf(a)
+	if !ok {
+		return "", false
+	}
+	return m.interfaceName(), true
+}
+
+// OffloadOf returns the current offload settings of a TAP adapter, or
+// false when the adapter is not a TAP adapter (or is halted).
+func OffloadOf(a *ndis.Adapter) (Offload, bool) {
+	m, ok := tapOf(a)
+	if !ok {
+		return Offload{}, false
+	}
+	return m.offloadNow(), true
+}
+
+// tapMiniport is what StatsOf, Interface and OffloadOf read of a TAP
+// adapter's miniport. It is an interface so that they are declared once
+// for every system: outside Linux nothing implements it, and they report
+// false.
+type tapMiniport interface {
+	ndis.Miniport
+	stats() Stats
+	interfaceName() string
+	offloadNow() Offload
+	halted() bool // Halt has begun
+}
+
+// tapOf returns the TAP miniport of a (NDIS's MiniportAdapterContext), or
+// false when a is not a TAP adapter or is halted.
+func tapOf(a *ndis.Adapter) (tapMiniport, bool) {
+	m, ok := a.MiniportContext().(tapMiniport)
+	if !ok || m.halted() {
+		return nil, false
+	}
+	return m, true
+}
+
 // Stats are a TAP adapter's own counters, in frames.
 type Stats struct {
 	XmitOK, XmitError, RcvOK, RcvError, RcvNoBuffer uint64

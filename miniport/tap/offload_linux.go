@@ -11,15 +11,6 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// OffloadOf returns the current offload settings of a TAP adapter.
-func OffloadOf(a *ndis.Adapter) (Offload, bool) {
-	m, ok := adapters.Load(a)
-	if !ok {
-		return Offload{}, false
-	}
-	return m.(*miniport).offloadNow(), true
-}
-
 // offload bits, in m.offload.
 const (
 	offTxChecksum = 1 << iota

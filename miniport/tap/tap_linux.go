@@ -19,29 +19,12 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// StatsOf returns the counters of a TAP adapter's miniport, or false when
-// the adapter is not a TAP adapter (or is halted).
-func StatsOf(a *ndis.Adapter) (Stats, bool) {
-	m, ok := adapters.Load(a)
-	if !ok {
-		return Stats{}, false
-	}
-	return m.(*miniport).stats(), true
-}
-
-// Interface returns the name of a TAP adapter's interface.
-func Interface(a *ndis.Adapter) (string, bool) {
-	m, ok := adapters.Load(a)
-	if !ok {
-		return "", false
-	}
-	mp := m.(*miniport)
-	mp.mu.Lock()
-	defer mp.mu.Unlock()
-	return mp.ifname, true
-}
-
-var adapters sync.Map // *ndis.Adapter -> *miniport
+var (
+	_ ndis.Miniport    = (*miniport)(nil)
+	_ ndis.Resetter    = (*miniport)(nil)
+	_ ndis.HangChecker = (*miniport)(nil)
+	_ tapMiniport      = (*miniport)(nil)
+)
 
 // openHook, when set (by tests), runs before every open of an interface;
 // its error fails the open as the kernel's would.
@@ -81,6 +64,7 @@ type miniport struct {
 
 	watchDone chan struct{} // closed by Halt: stops the netlink watcher
 	watchExit chan struct{} // closed when it has exited
+	halting   atomic.Bool   // Halt has begun: StatsOf and the others report false
 
 	// linkMu orders the link indications; connected, the state last
 	// indicated, is read without it (CheckForHang).
@@ -145,7 +129,6 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		return nil, err
 	}
 	m.start(d)
-	adapters.Store(a, m)
 	return m, nil
 }
 
@@ -545,7 +528,7 @@ func (m *miniport) CheckForHang() bool {
 // Halt is MiniportHaltEx: it stops the device and the netlink watcher and
 // closes the descriptor. A non-persistent interface goes away with it.
 func (m *miniport) Halt(ndis.HaltAction) {
-	adapters.Delete(m.a)
+	m.halting.Store(true)
 	m.stopDevice(false)
 	close(m.watchDone)
 	<-m.watchExit
@@ -595,6 +578,16 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 		}
 	}
 	return ndis.StatusInvalidOid
+}
+
+func (m *miniport) halted() bool { return m.halting.Load() }
+
+// interfaceName returns the name of the current interface, or of the last
+// one while there is none.
+func (m *miniport) interfaceName() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ifname
 }
 
 func (m *miniport) stats() Stats {

@@ -17,12 +17,3 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	}
 	return nil, fmt.Errorf("tap: %w on this system", errors.ErrUnsupported)
 }
-
-// StatsOf reports false: there are no TAP adapters on this system.
-func StatsOf(*ndis.Adapter) (Stats, bool) { return Stats{}, false }
-
-// Interface reports false: there are no TAP adapters on this system.
-func Interface(*ndis.Adapter) (string, bool) { return "", false }
-
-// OffloadOf reports false: there are no TAP adapters on this system.
-func OffloadOf(*ndis.Adapter) (Offload, bool) { return Offload{}, false }
