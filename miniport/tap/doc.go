@@ -156,7 +156,12 @@
 // StatsOf returns the adapter's counters (frames, retries, errors that
 // asked for resets, resets and the last one's duration) and Interface its
 // interface name, for programs and tests; the OIDs below carry the frame
-// counters.
+// counters. The miniport is an ndis.Reporter: Adapter.Details returns the
+// same, one ndis.Detail each (interface, steering, the offload switches,
+// xmit_ok and rcv_ok with a "queue" label, retries, dead_errors, resets,
+// reset_failures, last_error, rcv_gso, rcv_segments, xmit_gso,
+// xmit_soft_segments, resubscribes, and the error counters), so that a
+// program shows them without code of its own for the TAP.
 //
 // # OIDs
 //
