@@ -95,10 +95,16 @@ func (q *queue) signal() {
 
 // reader is the receive goroutine of one queue: it reads every frame
 // waiting on the descriptor into pooled NBLs, with no poller round trip
-// while data is ready, and indicates them in one call per batch.
+// while data is ready, and indicates them in one call per batch. It starts
+// reading at the adapter's first Restart.
 func (q *queue) reader() {
 	defer close(q.readerDone)
 	m, d, r := q.m, q.d, &q.r
+	select {
+	case <-m.restarted:
+	case <-d.stop:
+		return
+	}
 	var wait *time.Timer // back-pressure: made at its first use, reused
 	defer func() {
 		m.pool.Put(r.spare)

@@ -64,7 +64,12 @@ type miniport struct {
 
 	watchDone chan struct{} // closed by Halt: stops the netlink watcher
 	watchExit chan struct{} // closed when it has exited
-	halting   atomic.Bool   // Halt has begun: StatsOf and the others report false
+	// restarted is closed by the first Restart: the readers indicate
+	// nothing before it, as NDIS wants of a miniport that Initialize
+	// left Paused.
+	restarted   chan struct{}
+	restartOnce sync.Once
+	halting     atomic.Bool // Halt has begun: StatsOf and the others report false
 
 	// linkMu orders the link indications; connected, the state last
 	// indicated, is read without it (CheckForHang).
@@ -99,6 +104,7 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		queues:    c.queues,
 		watchDone: make(chan struct{}),
 		watchExit: make(chan struct{}),
+		restarted: make(chan struct{}),
 	}
 	if c.vnetHdr {
 		m.offload.Store(offTxChecksum | offLargeSend | offReceive)
@@ -468,8 +474,11 @@ func (m *miniport) pauseDone(d *device) {
 	}
 }
 
-// Restart is MiniportRestart.
-func (m *miniport) Restart() ndis.Status { return ndis.StatusSuccess }
+// Restart is MiniportRestart. The first one lets the readers start.
+func (m *miniport) Restart() ndis.Status {
+	m.restartOnce.Do(func() { close(m.restarted) })
+	return ndis.StatusSuccess
+}
 
 // Reset is MiniportResetEx. It runs on the work goroutine with the gate
 // closed: it stops the device, completes every queued send with
