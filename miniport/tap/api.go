@@ -1,11 +1,75 @@
 package tap
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/gondis/gondis/ndis"
 )
+
+// Driver returns the TAP miniport driver, named "tap", written against
+// NDIS 6.30 (so it may be reset). Its ValidateParams checks an adapter's
+// parameters without touching the system. Outside Linux its Initialize
+// fails with errors.ErrUnsupported once the parameters are checked.
+func Driver() ndis.MiniportDriver {
+	return ndis.MiniportDriver{
+		Name:           "tap",
+		Version:        ndis.Version630,
+		Initialize:     initialize,
+		ValidateParams: parameters.Validate,
+	}
+}
+
+// StatsOf returns the counters of a TAP adapter's miniport, or false when
+// the adapter is not a TAP adapter (or is halted).
+func StatsOf(a *ndis.Adapter) (Stats, bool) {
+	m, ok := tapOf(a)
+	if !ok {
+		return Stats{}, false
+	}
+	return m.stats(), true
+}
+
+// Interface returns the name of a TAP adapter's interface, or false when
+// the adapter is not a TAP adapter (or is halted).
+func Interface(a *ndis.Adapter) (string, bool) {
+	m, ok := tapOf(a)
+	if !ok {
+		return "", false
+	}
+	return m.interfaceName(), true
+}
+
+// OffloadOf returns the current offload settings of a TAP adapter, or
+// false when the adapter is not a TAP adapter (or is halted).
+func OffloadOf(a *ndis.Adapter) (Offload, bool) {
+	m, ok := tapOf(a)
+	if !ok {
+		return Offload{}, false
+	}
+	return m.offloadNow(), true
+}
+
+// tapMiniport is what StatsOf, Interface and OffloadOf read of a TAP
+// adapter's miniport. It is an interface so that they are declared once
+// for every system: outside Linux nothing implements it, and they report
+// false.
+type tapMiniport interface {
+	ndis.Miniport
+	stats() Stats
+	interfaceName() string
+	offloadNow() Offload
+	halted() bool // Halt has begun
+}
+
+// tapOf returns the TAP miniport of a (NDIS's MiniportAdapterContext), or
+// false when a is not a TAP adapter or is halted.
+func tapOf(a *ndis.Adapter) (tapMiniport, bool) {
+	m, ok := a.MiniportContext().(tapMiniport)
+	if !ok || m.halted() {
+		return nil, false
+	}
+	return m, true
+}
 
 // Stats are a TAP adapter's own counters, in frames.
 type Stats struct {
@@ -43,39 +107,4 @@ type Offload struct {
 	// and UDP segments (TUNSETOFFLOAD), which the adapter finishes and cuts
 	// into frames of the MTU, so that reads carry up to 64 KiB each.
 	Receive bool
-}
-
-// OIDTCPOffloadParameters is OID_TCP_OFFLOAD_PARAMETERS: a set of an
-// NDIS_OFFLOAD_PARAMETERS switches offloads on and off at run time.
-const OIDTCPOffloadParameters ndis.OID = 0xFC01020C
-
-// NDIS_OFFLOAD_PARAMETERS values.
-const (
-	OffloadNoChange = 0 // NDIS_OFFLOAD_PARAMETERS_NO_CHANGE
-	// The checksum fields.
-	OffloadTxRxDisabled = 1 // NDIS_OFFLOAD_PARAMETERS_TX_RX_DISABLED
-	OffloadTxEnabled    = 2 // NDIS_OFFLOAD_PARAMETERS_TX_ENABLED_RX_DISABLED
-	OffloadRxEnabled    = 3 // NDIS_OFFLOAD_PARAMETERS_RX_ENABLED_TX_DISABLED
-	OffloadTxRxEnabled  = 4 // NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED
-	// The LsoV2IPv4 and LsoV2IPv6 fields.
-	OffloadLSOv2Disabled = 1 // NDIS_OFFLOAD_PARAMETERS_LSOV2_DISABLED
-	OffloadLSOv2Enabled  = 2 // NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED
-)
-
-// offloadParametersSize is NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_1: the
-// header, eleven UCHARs, padding and Flags.
-const offloadParametersSize = 20
-
-// OffloadParameters returns an NDIS_OFFLOAD_PARAMETERS (revision 1, 20
-// bytes) with the same setting in each of its five checksum fields and its
-// two LSOv2 fields; every other field says no change.
-func OffloadParameters(checksum, lsoV2 uint8) []byte {
-	b := make([]byte, offloadParametersSize)
-	b[0], b[1] = 0x80, 1 // NDIS_OBJECT_TYPE_DEFAULT, NDIS_OFFLOAD_PARAMETERS_REVISION_1
-	binary.LittleEndian.PutUint16(b[2:], offloadParametersSize)
-	for i := 4; i <= 8; i++ { // IPv4Checksum … UDPIPv6Checksum
-		b[i] = checksum
-	}
-	b[11], b[12] = lsoV2, lsoV2 // LsoV2IPv4, LsoV2IPv6
-	return b
 }

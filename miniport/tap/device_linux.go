@@ -43,10 +43,10 @@ func (d *device) close() {
 	}
 }
 
-// idle reports whether no queue holds or writes a send. Under m.mu.
+// idle reports whether no queue holds or writes a send.
 func (d *device) idle() bool {
 	for _, q := range d.queues {
-		if q.head != nil || q.busy {
+		if !q.sends.Drained() {
 			return false
 		}
 	}

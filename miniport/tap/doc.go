@@ -40,9 +40,12 @@
 //	          are left to the kernel (see Offload); off (the default): plain
 //	          frames, every offload done by the adapter
 //
-// An existing TAP interface of that name is attached to rather than created.
-// An unknown key or a bad value fails Initialize with a *ParamError, which
-// wraps ndis.StatusInvalidParameter.
+// The switches persist and vnet_hdr take true or false, on or off. An
+// existing TAP interface of that name is attached to rather than created.
+// An unknown key or a bad value fails Initialize with an *ndis.ParamError,
+// which wraps ndis.StatusInvalidParameter; the driver's ValidateParams
+// finds it first, without touching the system, so a configuration can be
+// checked whole before any adapter starts.
 //
 // # How it works
 //
@@ -104,8 +107,8 @@
 // never see a frame larger than the MTU: one the kernel hands over without
 // GSO is counted as a receive error and dropped.
 //
-// The switches are set at run time with OIDTCPOffloadParameters (an
-// NDIS_OFFLOAD_PARAMETERS; OffloadParameters builds one): its checksum
+// The switches are set at run time with ndis.OIDTCPOffloadParameters (an
+// NDIS_OFFLOAD_PARAMETERS; ndis.OffloadParameters builds one): its checksum
 // fields drive the transmit-checksum and receive switches, its LsoV2
 // fields the large-send switch; a set that disables a switch for any IP
 // version or protocol disables it. Kernels get offload wrong in the
@@ -153,7 +156,12 @@
 // StatsOf returns the adapter's counters (frames, retries, errors that
 // asked for resets, resets and the last one's duration) and Interface its
 // interface name, for programs and tests; the OIDs below carry the frame
-// counters.
+// counters. The miniport is an ndis.Reporter: Adapter.Details returns the
+// same, one ndis.Detail each (interface, steering, the offload switches,
+// xmit_ok and rcv_ok with a "queue" label, retries, dead_errors, resets,
+// reset_failures, last_error, rcv_gso, rcv_segments, xmit_gso,
+// xmit_soft_segments, resubscribes, and the error counters), so that a
+// program shows them without code of its own for the TAP.
 //
 // # OIDs
 //

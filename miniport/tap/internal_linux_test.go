@@ -42,7 +42,7 @@ func TestCheckForHang(t *testing.T) {
 	d := &device{}
 	q0, q1 := &queue{}, &queue{}
 	d.queues = []*queue{q0, q1}
-	m.dev = d
+	m.dev.Store(d)
 	if m.CheckForHang() {
 		t.Error("idle: hang")
 	}

@@ -188,6 +188,9 @@ func TestSingleQueueAttach(t *testing.T) {
 	if _, err := bn.rt.AddAdapter(ctx, "tap1", "tap", params); err == nil || !strings.Contains(err.Error(), "single-queue") {
 		t.Fatalf("queues 2 on a single-queue interface: err = %v, want one naming the cause", err)
 	}
+	// A failed AddAdapter takes its adapter down in the background: the
+	// name is free once it is gone.
+	ndistest.Eventually(t, func() bool { _, ok := bn.rt.Adapter("tap1"); return !ok }, "the failed adapter gone")
 	params["queues"] = "auto"
 	a, err := bn.rt.AddAdapter(ctx, "tap1", "tap", params)
 	if err != nil {

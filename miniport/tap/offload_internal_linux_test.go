@@ -12,27 +12,27 @@ func TestSetOffloadParameters(t *testing.T) {
 	m := &miniport{cfg: config{vnetHdr: true}}
 	m.offload.Store(offTxChecksum | offLargeSend | offReceive)
 	set := func(b []byte) ndis.Status {
-		return m.setOffloadParameters(&ndis.OidRequest{Type: ndis.RequestSet, OID: OIDTCPOffloadParameters, Buffer: b})
+		return m.setOffloadParameters(&ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDTCPOffloadParameters, Buffer: b})
 	}
-	if s := set(OffloadParameters(OffloadNoChange, OffloadLSOv2Disabled)); s != ndis.StatusSuccess || m.offloadNow() != (Offload{TxChecksum: true, Receive: true}) {
+	if s := set(OffloadSet(ndis.OffloadParametersNoChange, ndis.OffloadParametersLSOv2Disabled)); s != ndis.StatusSuccess || m.offloadNow() != (Offload{TxChecksum: true, Receive: true}) {
 		t.Errorf("LSOv2 off: %s, %+v", s, m.offloadNow())
 	}
-	if s := set(OffloadParameters(OffloadRxEnabled, OffloadNoChange)); s != ndis.StatusSuccess || m.offloadNow() != (Offload{Receive: true}) {
+	if s := set(OffloadSet(ndis.OffloadParametersRxEnabled, ndis.OffloadParametersNoChange)); s != ndis.StatusSuccess || m.offloadNow() != (Offload{Receive: true}) {
 		t.Errorf("checksums rx only: %s, %+v", s, m.offloadNow())
 	}
-	mixed := OffloadParameters(OffloadTxRxEnabled, OffloadLSOv2Enabled)
-	mixed[5] = OffloadTxRxDisabled // TCPIPv4Checksum off: the one switch goes off
+	mixed := OffloadSet(ndis.OffloadParametersTxRxEnabled, ndis.OffloadParametersLSOv2Enabled)
+	mixed[5] = ndis.OffloadParametersTxRxDisabled // TCPIPv4Checksum off: the one switch goes off
 	if s := set(mixed); s != ndis.StatusSuccess || m.offloadNow() != (Offload{LargeSend: true}) {
 		t.Errorf("one checksum field disabled: %s, %+v", s, m.offloadNow())
 	}
 	for name, b := range map[string][]byte{
-		"short":            OffloadParameters(OffloadTxRxEnabled, 0)[:15],
-		"wrong type":       func() []byte { b := OffloadParameters(0, 0); b[0] = 0xA6; return b }(),
-		"revision 0":       func() []byte { b := OffloadParameters(0, 0); b[1] = 0; return b }(),
-		"size under rev 1": func() []byte { b := OffloadParameters(0, 0); b[2] = 16; return b }(),
-		"size past buffer": func() []byte { b := OffloadParameters(0, 0); b[2] = 40; return b }(),
-		"checksum value 5": OffloadParameters(5, 0),
-		"LSOv2 value 3":    OffloadParameters(0, 3),
+		"short":            OffloadSet(ndis.OffloadParametersTxRxEnabled, 0)[:15],
+		"wrong type":       func() []byte { b := OffloadSet(0, 0); b[0] = 0xA6; return b }(),
+		"revision 0":       func() []byte { b := OffloadSet(0, 0); b[1] = 0; return b }(),
+		"size under rev 1": func() []byte { b := OffloadSet(0, 0); b[2] = 16; return b }(),
+		"size past buffer": func() []byte { b := OffloadSet(0, 0); b[2] = 40; return b }(),
+		"checksum value 5": OffloadSet(5, 0),
+		"LSOv2 value 3":    OffloadSet(0, 3),
 	} {
 		before := m.offloadNow()
 		if s := set(b); s == ndis.StatusSuccess || m.offloadNow() != before {
@@ -41,10 +41,10 @@ func TestSetOffloadParameters(t *testing.T) {
 	}
 	// Without vnet_hdr only disabling is possible.
 	plain := &miniport{}
-	if s := plain.setOffloadParameters(&ndis.OidRequest{Buffer: OffloadParameters(OffloadTxRxEnabled, 0)}); s != ndis.StatusNotSupported {
+	if s := plain.setOffloadParameters(&ndis.OidRequest{Buffer: OffloadSet(ndis.OffloadParametersTxRxEnabled, 0)}); s != ndis.StatusNotSupported {
 		t.Errorf("enable without vnet_hdr: %s", s)
 	}
-	if s := plain.setOffloadParameters(&ndis.OidRequest{Buffer: OffloadParameters(OffloadTxRxDisabled, OffloadLSOv2Disabled)}); s != ndis.StatusSuccess {
+	if s := plain.setOffloadParameters(&ndis.OidRequest{Buffer: OffloadSet(ndis.OffloadParametersTxRxDisabled, ndis.OffloadParametersLSOv2Disabled)}); s != ndis.StatusSuccess {
 		t.Errorf("disable without vnet_hdr: %s", s)
 	}
 }

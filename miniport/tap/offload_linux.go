@@ -11,15 +11,6 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// OffloadOf returns the current offload settings of a TAP adapter.
-func OffloadOf(a *ndis.Adapter) (Offload, bool) {
-	m, ok := adapters.Load(a)
-	if !ok {
-		return Offload{}, false
-	}
-	return m.(*miniport).offloadNow(), true
-}
-
 // offload bits, in m.offload.
 const (
 	offTxChecksum = 1 << iota
@@ -32,73 +23,50 @@ func (m *miniport) offloadNow() Offload {
 	return Offload{TxChecksum: o&offTxChecksum != 0, LargeSend: o&offLargeSend != 0, Receive: o&offReceive != 0}
 }
 
-// setOffloadParameters is the set of OIDTCPOffloadParameters. The TAP has
-// one switch for each of transmit checksums, large sends and receive
+// setOffloadParameters is the set of ndis.OIDTCPOffloadParameters. The TAP
+// has one switch for each of transmit checksums, large sends and receive
 // offload: a set that disables a switch for any protocol or IP version
 // disables it; one that only enables, enables it; fields that say no
 // change leave it. Enabling anything without vnet_hdr is
 // StatusNotSupported.
 func (m *miniport) setOffloadParameters(r *ndis.OidRequest) ndis.Status {
-	b := r.Buffer
-	if len(b) < offloadParametersSize {
-		r.BytesNeeded = offloadParametersSize
-		return ndis.StatusInvalidLength
-	}
-	// NDIS_OBJECT_TYPE_DEFAULT, a revision, and a Size that covers
-	// revision 1 and fits the buffer.
-	if size := int(binary.LittleEndian.Uint16(b[2:])); b[0] != 0x80 || b[1] < 1 || size < offloadParametersSize || size > len(b) {
-		return ndis.StatusInvalidParameter
-	}
-	old := m.offload.Load()
-	o := old
-	apply := func(bit uint32, enable, disable bool) {
-		switch {
-		case disable:
-			o &^= bit
-		case enable:
-			o |= bit
-		}
+	p, s := r.OffloadParameters()
+	if s != ndis.StatusSuccess {
+		return s
 	}
 	var txOn, txOff, rxOn, rxOff bool
-	for _, v := range b[4:9] {
+	for _, v := range p.Checksums() {
 		switch v {
-		case OffloadNoChange:
-		case OffloadTxRxDisabled:
+		case ndis.OffloadParametersTxRxDisabled:
 			txOff, rxOff = true, true
-		case OffloadTxEnabled:
+		case ndis.OffloadParametersTxEnabled:
 			txOn, rxOff = true, true
-		case OffloadRxEnabled:
+		case ndis.OffloadParametersRxEnabled:
 			txOff, rxOn = true, true
-		case OffloadTxRxEnabled:
+		case ndis.OffloadParametersTxRxEnabled:
 			txOn, rxOn = true, true
-		default:
-			return ndis.StatusInvalidParameter
 		}
 	}
 	var lsoOn, lsoOff bool
-	for _, v := range b[11:13] {
+	for _, v := range []uint8{p.LsoV2IPv4, p.LsoV2IPv6} {
 		switch v {
-		case OffloadNoChange:
-		case OffloadLSOv2Disabled:
+		case ndis.OffloadParametersLSOv2Disabled:
 			lsoOff = true
-		case OffloadLSOv2Enabled:
+		case ndis.OffloadParametersLSOv2Enabled:
 			lsoOn = true
-		default:
-			return ndis.StatusInvalidParameter
 		}
 	}
-	apply(offTxChecksum, txOn, txOff)
-	apply(offReceive, rxOn, rxOff)
-	apply(offLargeSend, lsoOn, lsoOff)
+	old := m.offload.Load()
+	o := switchOffload(old, offTxChecksum, txOn, txOff)
+	o = switchOffload(o, offReceive, rxOn, rxOff)
+	o = switchOffload(o, offLargeSend, lsoOn, lsoOff)
 	if o&^old != 0 && !m.cfg.vnetHdr {
 		return ndis.StatusNotSupported
 	}
 	// OidRequest and Reset both run on the runtime's work goroutine, so
 	// the device cannot change under the ioctl; m.mu is not held across
 	// it, as the kernel serves TUNSETOFFLOAD under its routing lock.
-	m.mu.Lock()
-	d := m.dev
-	m.mu.Unlock()
+	d := m.dev.Load()
 	if o&offReceive != old&offReceive && d != nil {
 		if err := d.setKernelOffload(o&offReceive != 0); err != nil {
 			return ndis.StatusFailure
@@ -106,6 +74,18 @@ func (m *miniport) setOffloadParameters(r *ndis.OidRequest) ndis.Status {
 	}
 	m.offload.Store(o)
 	return ndis.StatusSuccess
+}
+
+// switchOffload turns the bit of o off when a field disabled it, else on
+// when one enabled it.
+func switchOffload(o, bit uint32, enable, disable bool) uint32 {
+	switch {
+	case disable:
+		return o &^ bit
+	case enable:
+		return o | bit
+	}
+	return o
 }
 
 // setKernelOffload tells the kernel what it may hand over (TUNSETOFFLOAD):
@@ -144,14 +124,14 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 		k, err := readv(int(fd), q.rxiov[:])
 		switch {
 		case err == unix.EAGAIN:
-			return r.n > 0
+			return !r.batch.Empty()
 		case err == unix.EINTR:
 			m.retries.Add(1)
 			continue
 		case err != nil:
 			r.err = err
 			return true
-		case k < vnet.HeaderLen+ethernetHeaderSize || k > len(buf)+len(spill):
+		case k < vnet.HeaderLen+ndis.EthernetHeaderSize || k > len(buf)+len(spill):
 			m.rcvError.Add(1)
 			continue
 		}
@@ -162,7 +142,7 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 		}
 		if h.GSOType == vnet.GSONone {
 			frame := buf[vnet.HeaderLen:min(k, len(buf))]
-			if k > len(buf) || len(frame) > m.cfg.mtu+ethernetHeaderSize ||
+			if k > len(buf) || len(frame) > m.cfg.mtu+ndis.EthernetHeaderSize ||
 				h.Flags&vnet.FlagNeedsCsum != 0 && vnet.Complete(frame, h) != nil {
 				m.rcvError.Add(1) // larger than the MTU without GSO, or a bad checksum request
 				continue
@@ -210,16 +190,16 @@ func (q *queue) readSomeVnet(fd uintptr) bool {
 // rxChecksum returns the receive checksum bits of a frame whose checksums
 // are known good (valid), or 0.
 func rxChecksum(f []byte, valid bool) ndis.ChecksumInfo {
-	if !valid || len(f) < ethernetHeaderSize+20 {
+	if !valid || len(f) < ndis.EthernetHeaderSize+20 {
 		return 0
 	}
 	var c ndis.ChecksumInfo
 	var proto byte
 	switch binary.BigEndian.Uint16(f[12:]) {
 	case 0x0800:
-		c, proto = ndis.ChecksumRxIPSucceeded, f[ethernetHeaderSize+9]
+		c, proto = ndis.ChecksumRxIPSucceeded, f[ndis.EthernetHeaderSize+9]
 	case 0x86DD:
-		proto = f[ethernetHeaderSize+6]
+		proto = f[ndis.EthernetHeaderSize+6]
 	}
 	switch proto {
 	case unix.IPPROTO_TCP:
@@ -319,7 +299,7 @@ func checkOffload(f []byte, o vnet.SendOffload, maxFrame int) ndis.Status {
 		return ndis.StatusSuccess
 	}
 	off := o.TransportOffset
-	if off < ethernetHeaderSize+20 || off+20 > len(f) || o.MSS < minMSS || len(f)-ethernetHeaderSize > maxIPPacket+4 {
+	if off < ndis.EthernetHeaderSize+20 || off+20 > len(f) || o.MSS < minMSS || len(f)-ndis.EthernetHeaderSize > maxIPPacket+4 {
 		return ndis.StatusInvalidParameter
 	}
 	if off+int(f[off+12]>>4)*4+o.MSS > maxFrame {

@@ -676,7 +676,7 @@ func offSet(t *testing.T, b *ndis.Binding, checksum, lsoV2 uint8) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	r := &ndis.OidRequest{Type: ndis.RequestSet, OID: tap.OIDTCPOffloadParameters, Buffer: tap.OffloadParameters(checksum, lsoV2)}
+	r := &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDTCPOffloadParameters, Buffer: tap.OffloadSet(checksum, lsoV2)}
 	if s := b.OidRequest(ctx, r); s != ndis.StatusSuccess {
 		t.Fatalf("set OID_TCP_OFFLOAD_PARAMETERS (checksum %d, LSOv2 %d): %s", checksum, lsoV2, s)
 	}
@@ -773,7 +773,7 @@ func TestVnetReceiveLarge(t *testing.T) {
 		t.Errorf("%d GSO frames made %d frames: fewer than two each", s1.RcvGSO-s0.RcvGSO, s1.RcvSegments-s0.RcvSegments)
 	}
 
-	offSet(t, e.b, tap.OffloadTxRxDisabled, tap.OffloadLSOv2Disabled)
+	offSet(t, e.b, ndis.OffloadParametersTxRxDisabled, ndis.OffloadParametersLSOv2Disabled)
 	if o, _ := tap.OffloadOf(bn.a); o != (tap.Offload{}) {
 		t.Fatalf("offload after disabling it: %+v", o)
 	}
@@ -899,7 +899,7 @@ func TestVnetLargeSend(t *testing.T) {
 			s0.XmitGSO, s1.XmitGSO, s0.XmitSoftSegments, s1.XmitSoftSegments)
 	}
 
-	offSet(t, e.b, tap.OffloadNoChange, tap.OffloadLSOv2Disabled)
+	offSet(t, e.b, ndis.OffloadParametersNoChange, ndis.OffloadParametersLSOv2Disabled)
 	if o, _ := tap.OffloadOf(bn.a); o != (tap.Offload{TxChecksum: true, Receive: true}) {
 		t.Fatalf("offload after disabling LSOv2: %+v", o)
 	}
@@ -914,7 +914,7 @@ func TestVnetLargeSend(t *testing.T) {
 
 	// Transmit checksum offload off too: the adapter computes every
 	// checksum, and the kernel checks them.
-	offSet(t, e.b, tap.OffloadRxEnabled, tap.OffloadNoChange)
+	offSet(t, e.b, ndis.OffloadParametersRxEnabled, ndis.OffloadParametersNoChange)
 	if o, _ := tap.OffloadOf(bn.a); o != (tap.Offload{Receive: true}) {
 		t.Fatalf("offload after disabling transmit checksums: %+v", o)
 	}
@@ -999,9 +999,9 @@ func TestVnetBadOffload(t *testing.T) {
 		{"LSOv2 larger than an IP packet", tcp(70000), lso(tcpMSS, 34, false)},
 	}
 	for _, on := range []bool{true, false} {
-		csum, setting := uint8(tap.OffloadTxRxEnabled), uint8(tap.OffloadLSOv2Enabled)
+		csum, setting := uint8(ndis.OffloadParametersTxRxEnabled), uint8(ndis.OffloadParametersLSOv2Enabled)
 		if !on {
-			csum, setting = tap.OffloadTxRxDisabled, tap.OffloadLSOv2Disabled
+			csum, setting = ndis.OffloadParametersTxRxDisabled, ndis.OffloadParametersLSOv2Disabled
 		}
 		offSet(t, b, csum, setting)
 		var ls []*ndis.NetBufferList

@@ -1,11 +1,9 @@
 package tap
 
 import (
-	"fmt"
+	"errors"
 	"hash/fnv"
-	"maps"
-	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gondis/gondis/internal/param"
@@ -15,7 +13,7 @@ import (
 // Defaults and limits.
 const (
 	DefaultMTU = 1500
-	MinMTU     = 68
+	MinMTU     = param.MinMTU
 	MaxMTU     = 65521 // 65535 less the Ethernet header
 	// LinkSpeed is what the kernel's tun driver reports (10 Mb/s).
 	LinkSpeed = 10_000_000
@@ -34,26 +32,6 @@ const (
 	SendTimeout = 8 * time.Second
 	maxNameLen  = 15 // IFNAMSIZ - 1
 )
-
-// Statistics OIDs (ntddndis.h) the runtime does not name yet.
-const (
-	OIDGenXmitError   ndis.OID = 0x00020103
-	OIDGenRcvError    ndis.OID = 0x00020104
-	OIDGenRcvNoBuffer ndis.OID = 0x00020105
-)
-
-// ParamError is the error Initialize returns for a bad adapter parameter. It
-// wraps ndis.StatusInvalidParameter.
-type ParamError struct {
-	Key, Value, Reason string
-}
-
-func (e *ParamError) Error() string {
-	return fmt.Sprintf("tap: parameter %s=%q: %s", e.Key, e.Value, e.Reason)
-}
-
-// Unwrap returns ndis.StatusInvalidParameter.
-func (e *ParamError) Unwrap() error { return ndis.StatusInvalidParameter }
 
 // config is an adapter's parsed parameters.
 type config struct {
@@ -75,74 +53,64 @@ func DefaultMAC(adapter string) ndis.MacAddress {
 	return ndis.MacAddress{0x02, 0x67, byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}
 }
 
-// parseConfig reads the params map, keys in sorted order.
-func parseConfig(adapter string, params map[string]string) (config, error) {
+// parameters are the adapter's parameters, as the package doc describes
+// them. Parsing them touches nothing, so that Driver's ValidateParams can
+// check a configuration before anything is created.
+var parameters = param.Table[config]{
+	Driver: "tap",
+	Specs: []param.Spec[config]{
+		{Key: "name", Doc: "interface name, at most 15 bytes (default: the kernel picks tapN)", Set: setName},
+		param.MTUSpec(MaxMTU, DefaultMTU, func(c *config) *int { return &c.mtu }),
+		param.MACSpec("derived from the adapter's name", func(c *config) *ndis.MacAddress { return &c.mac }),
+		{Key: "netns", Doc: "named network namespace, or the path of a namespace file (default: the process's own)", Set: setNetns},
+		param.BoolSpec("persist", "the interface outlives the adapter (default false)", func(c *config) *bool { return &c.persist }),
+		{Key: "queues", Doc: `queues (descriptors) to open, 1…16, or "auto": one per core (default)`, Set: setQueues},
+		param.BoolSpec("vnet_hdr", "frames cross with a virtio-net header, so offloads go to the kernel (default off)",
+			func(c *config) *bool { return &c.vnetHdr }),
+	},
+}
+
+// parseConfig reads an adapter's parameters over the defaults; the error
+// is a *ndis.ParamError for the first bad key in sorted order.
+func parseConfig(adapter string, p map[string]string) (config, error) {
 	c := config{mtu: DefaultMTU, mac: DefaultMAC(adapter)}
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		v := params[k]
-		bad := func(reason string) error { return &ParamError{Key: k, Value: v, Reason: reason} }
-		switch k {
-		case "name":
-			if len(v) > maxNameLen || !validName(v) {
-				return c, bad("want an interface name of at most 15 bytes, no '/', ':' or space")
-			}
-			c.name = v
-		case "mtu":
-			n, err := param.Int(v, MinMTU, MaxMTU)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.mtu = n
-		case "mac":
-			mac, err := ndis.ParseStationAddress(v)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.mac = mac
-		case "netns":
-			switch {
-			case v == "":
-			case slices.Contains([]byte(v), '/'):
-				c.netns = v
-			case v == "." || v == "..":
-				return c, bad("not a namespace name")
-			default:
-				c.netns = "/var/run/netns/" + v
-			}
-		case "persist":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return c, bad("want true or false")
-			}
-			c.persist = b
-		case "queues":
-			if v == "auto" {
-				c.queues = 0
-				break
-			}
-			n, err := param.Int(v, 1, MaxQueues)
-			if err != nil {
-				return c, bad(err.Error() + `, or "auto"`)
-			}
-			c.queues = n
-		case "vnet_hdr":
-			switch v {
-			case "on":
-				c.vnetHdr = true
-			case "off":
-				c.vnetHdr = false
-			default:
-				b, err := strconv.ParseBool(v)
-				if err != nil {
-					return c, bad("want on or off")
-				}
-				c.vnetHdr = b
-			}
-		default:
-			return c, bad("unknown parameter; the tap takes name, mtu, mac, netns, persist, queues and vnet_hdr")
-		}
+	err := parameters.Parse(&c, p)
+	return c, err
+}
+
+func setName(c *config, v string) error {
+	if len(v) > maxNameLen || !validName(v) {
+		return errors.New("want an interface name of at most 15 bytes, no '/', ':' or space")
 	}
-	return c, nil
+	c.name = v
+	return nil
+}
+
+// setNetns takes a name under /var/run/netns (ip netns's) or a path.
+func setNetns(c *config, v string) error {
+	switch {
+	case v == "":
+	case strings.Contains(v, "/"):
+		c.netns = v
+	case v == "." || v == "..":
+		return errors.New("not a namespace name")
+	default:
+		c.netns = "/var/run/netns/" + v
+	}
+	return nil
+}
+
+func setQueues(c *config, v string) error {
+	if v == "auto" {
+		c.queues = 0
+		return nil
+	}
+	n, err := param.Int(v, 1, MaxQueues)
+	if err != nil {
+		return errors.New(err.Error() + `, or "auto"`)
+	}
+	c.queues = n
+	return nil
 }
 
 func validName(s string) bool {

@@ -2,6 +2,7 @@ package tap
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gondis/gondis/ndis"
@@ -27,6 +28,7 @@ func TestParseConfig(t *testing.T) {
 	if c, _ := parseConfig("a0", nil); c.mtu != DefaultMTU || c.mac != DefaultMAC("a0") || c.mac.IsMulticast() {
 		t.Errorf("defaults = %+v", c)
 	}
+	validate := Driver().ValidateParams
 	for _, bad := range []map[string]string{
 		{"name": "a-name-that-is-too-long"},
 		{"name": "a/b"},
@@ -45,9 +47,28 @@ func TestParseConfig(t *testing.T) {
 		{"bogus": "1"},
 	} {
 		_, err := parseConfig("a0", bad)
-		var pe *ParamError
-		if !errors.As(err, &pe) || !errors.Is(err, ndis.StatusInvalidParameter) {
-			t.Errorf("%v: err = %v, want a *ParamError", bad, err)
+		var pe *ndis.ParamError
+		if !errors.As(err, &pe) || !errors.Is(err, ndis.StatusInvalidParameter) || pe.Driver != "tap" || bad[pe.Key] != pe.Value {
+			t.Errorf("%v: err = %v, want a *ndis.ParamError of the tap for the key", bad, err)
+		}
+		if verr := validate(bad); verr == nil || err == nil || verr.Error() != err.Error() {
+			t.Errorf("%v: ValidateParams = %v, Initialize's parse = %v", bad, verr, err)
+		}
+	}
+}
+
+// TestValidateParams: ValidateParams takes what Initialize takes and
+// touches nothing (a namespace that does not exist is no error here), and
+// the unknown-key error names every key.
+func TestValidateParams(t *testing.T) {
+	validate := Driver().ValidateParams
+	if err := validate(map[string]string{"name": "gt0", "netns": "no-such-namespace", "queues": "auto", "vnet_hdr": "off"}); err != nil {
+		t.Errorf("ValidateParams: %v", err)
+	}
+	err := validate(map[string]string{"bogus": "1"})
+	for _, k := range []string{"name", "mtu", "mac", "netns", "persist", "queues", "vnet_hdr"} {
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("unknown key: %v does not name %s", err, k)
 		}
 	}
 }

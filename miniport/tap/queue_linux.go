@@ -10,33 +10,33 @@ import (
 	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 
+	"github.com/gondis/gondis/miniport/internal/kit"
 	"github.com/gondis/gondis/miniport/internal/vnet"
 	"github.com/gondis/gondis/ndis"
 )
 
-const ethernetHeaderSize = 14
-
 // maxGSOFrame is the largest frame the kernel hands over with GSO: an IP
 // packet of 64 KiB and its Ethernet header.
-const maxGSOFrame = 65535 + ethernetHeaderSize
+const maxGSOFrame = 65535 + ndis.EthernetHeaderSize
 
 // queue is one descriptor of the interface, with a reader goroutine that
 // indicates what the kernel queued on it and a writer goroutine that writes
 // the sends steered to it. A single-queue interface has one.
 type queue struct {
 	// Set when the queue is made.
-	m       *miniport
-	d       *device
-	file    *os.File
-	rc      syscall.RawConn
-	readFn  func(fd uintptr) bool // the reader's poller callback, made once
-	writeFn func(fd uintptr) bool // the writer's
-	wake    chan struct{}         // capacity 1: sends are queued, or a pause waits
+	m          *miniport
+	d          *device
+	file       *os.File
+	rc         syscall.RawConn
+	readFn     func(fd uintptr) bool       // the reader's poller callback, made once
+	writeFn    func(fd uintptr) bool       // the writer's
+	transmitFn func(l *ndis.NetBufferList) // the writer's, for its send queue's Serve
+	wake       chan struct{}               // capacity 1: sends are queued, or a pause waits
 
 	readerDone, writerDone chan struct{}
 
 	// The reader's and the writer's fields each have cache lines of their
-	// own, apart from those the senders write under m.mu: the two run on
+	// own, apart from the send queue the senders write: the two run on
 	// different cores.
 	_ cpu.CacheLinePad
 
@@ -65,9 +65,8 @@ type queue struct {
 
 	_ cpu.CacheLinePad
 
-	// Under m.mu.
-	head, tail *ndis.NetBufferList
-	busy       bool // the writer is writing a chain it took
+	// The sends queued for the writer.
+	sends kit.SendQueue
 }
 
 func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
@@ -77,10 +76,10 @@ func newQueue(m *miniport, d *device, f *os.File) (*queue, error) {
 	}
 	q := &queue{m: m, d: d, file: f, rc: rc, wake: make(chan struct{}, 1),
 		readerDone: make(chan struct{}), writerDone: make(chan struct{})}
-	q.readFn, q.writeFn = q.readSome, q.writeSome
+	q.readFn, q.writeFn, q.transmitFn = q.readSome, q.writeSome, q.transmit
 	if m.cfg.vnetHdr {
 		q.readFn = q.readSomeVnet
-		q.big = make([]byte, maxGSOFrame+m.cfg.mtu+ethernetHeaderSize)
+		q.big = make([]byte, maxGSOFrame+m.cfg.mtu+ndis.EthernetHeaderSize)
 	}
 	return q, nil
 }
@@ -96,10 +95,16 @@ func (q *queue) signal() {
 
 // reader is the receive goroutine of one queue: it reads every frame
 // waiting on the descriptor into pooled NBLs, with no poller round trip
-// while data is ready, and indicates them in one call per batch.
+// while data is ready, and indicates them in one call per batch. It starts
+// reading at the adapter's first Restart.
 func (q *queue) reader() {
 	defer close(q.readerDone)
 	m, d, r := q.m, q.d, &q.r
+	select {
+	case <-m.restarted:
+	case <-d.stop:
+		return
+	}
 	var wait *time.Timer // back-pressure: made at its first use, reused
 	defer func() {
 		m.pool.Put(r.spare)
@@ -123,13 +128,11 @@ func (q *queue) reader() {
 			}
 			continue
 		}
-		r.head, r.tail, r.n, r.err = nil, nil, 0, nil
+		r.err = nil
 		err := q.rc.Read(q.readFn)
-		if r.n > 0 {
-			head := r.head
-			r.head, r.tail = nil, nil
-			q.rcvOK.Add(uint64(r.n))
-			m.a.IndicateReceiveNetBufferLists(head, 0)
+		if n := r.batch.Len(); n > 0 {
+			q.rcvOK.Add(uint64(n))
+			m.a.IndicateReceiveNetBufferLists(r.batch.Take(), 0)
 		}
 		if err == nil {
 			err = r.err
@@ -159,11 +162,10 @@ func (q *queue) reader() {
 
 // readState is a reader's batch.
 type readState struct {
-	spare      *ndis.NetBufferList // empty NBLs to read into
-	nspare     int
-	head, tail *ndis.NetBufferList // the frames read, to indicate
-	n          int
-	err        error // the error that stopped readSome
+	spare  *ndis.NetBufferList // empty NBLs to read into
+	nspare int
+	batch  ndis.List // the frames read, to indicate
+	err    error     // the error that stopped readSome
 }
 
 // readSome is the poller callback of the reader: it reads frames until the
@@ -177,14 +179,14 @@ func (q *queue) readSome(fd uintptr) bool {
 		k, err := read(int(fd), buf)
 		switch {
 		case err == unix.EAGAIN:
-			return r.n > 0
+			return !r.batch.Empty()
 		case err == unix.EINTR:
 			q.m.retries.Add(1)
 			continue
 		case err != nil:
 			r.err = err
 			return true
-		case k < ethernetHeaderSize:
+		case k < ndis.EthernetHeaderSize:
 			q.m.rcvError.Add(1)
 			continue
 		}
@@ -200,15 +202,8 @@ func (q *queue) take(n int) {
 	for range n {
 		x := r.spare
 		r.spare = x.Next
-		x.Next = nil
 		r.nspare--
-		if r.head == nil {
-			r.head = x
-		} else {
-			r.tail.Next = x
-		}
-		r.tail = x
-		r.n++
+		r.batch.Push(x)
 	}
 }
 
@@ -236,81 +231,51 @@ func (q *queue) spare(n int) bool {
 
 // SendNetBufferLists is MiniportSendNetBufferLists: it steers each NBL to a
 // queue by a hash of its flow (so one flow's frames stay in order) and
-// queues the chains for the queues' writers, under one lock. It never
-// blocks; with no device (a failed reset) it completes the chain inline
-// with StatusRequestAborted.
+// queues the chains for the queues' writers, without the miniport's lock.
+// It never blocks; with no device (a failed reset) it completes the chain
+// inline with StatusRequestAborted.
 func (m *miniport) SendNetBufferLists(l *ndis.NetBufferList) {
 	if l == nil {
 		return
 	}
-	tail := l // found outside the lock, though a multi-queue chain is walked again
-	for tail.Next != nil {
-		tail = tail.Next
-	}
-	m.mu.Lock()
-	d := m.dev
+	d := m.dev.Load()
 	if d == nil {
-		m.mu.Unlock()
 		m.abort(l)
 		return
 	}
 	if len(d.queues) == 1 {
 		q := d.queues[0]
-		wake := q.append(l, tail)
-		m.mu.Unlock()
-		if wake {
+		if q.sends.Push(l) {
 			q.signal()
 		}
-		return
-	}
-	m.mu.Unlock()
-	// Sort the chain into one sub-chain a queue, outside the lock.
-	var heads, tails [MaxQueues]*ndis.NetBufferList
-	nq := uint32(len(d.queues))
-	for x := l; x != nil; {
-		next := x.Next
-		x.Next = nil
-		i := flowHash(x) % nq
-		if heads[i] == nil {
-			heads[i] = x
-		} else {
-			tails[i].Next = x
+	} else {
+		// Sort the chain into one sub-chain a queue.
+		var sub [MaxQueues]ndis.List
+		nq := uint32(len(d.queues))
+		for x := l; x != nil; {
+			next := x.Next
+			sub[flowHash(x)%nq].Push(x)
+			x = next
 		}
-		tails[i] = x
-		x = next
-	}
-	var wake [MaxQueues]bool
-	m.mu.Lock()
-	if m.dev != d { // a reset replaced the device meanwhile
-		m.mu.Unlock()
-		for _, h := range heads {
-			m.abort(h)
-		}
-		return
-	}
-	for i, q := range d.queues {
-		if heads[i] != nil {
-			wake[i] = q.append(heads[i], tails[i])
+		for i, q := range d.queues {
+			if q.sends.Push(sub[i].Take()) {
+				q.signal()
+			}
 		}
 	}
-	m.mu.Unlock()
-	for i, q := range d.queues {
-		if wake[i] {
-			q.signal()
-		}
+	if m.dev.Load() != d {
+		m.abandoned(d)
 	}
 }
 
-// append queues the chain head…tail and reports whether the writer needs a
-// wake-up. Under m.mu.
-func (q *queue) append(head, tail *ndis.NetBufferList) bool {
-	if q.head == nil {
-		q.head = head
-	} else {
-		q.tail.Next = head
+// abandoned completes what is left in the queues of d, a device a reset
+// replaced while SendNetBufferLists was queueing on it. The reset swaps the
+// device before it takes what its queues hold, so a chain queued after
+// that take is seen here; whoever takes a chain first completes it.
+func (m *miniport) abandoned(d *device) {
+	for _, q := range d.queues {
+		m.abort(q.sends.Take())
 	}
-	q.tail = tail
-	return !q.busy && q.head == head
 }
 
 // flowHash hashes what identifies an NBL's flow: the IP addresses and, for
@@ -320,16 +285,16 @@ func flowHash(l *ndis.NetBufferList) uint32 {
 		return 0
 	}
 	f := l.Frames[0]
-	if len(f) < ethernetHeaderSize {
+	if len(f) < ndis.EthernetHeaderSize {
 		return 0
 	}
 	var a, b, c uint32
 	switch binary.BigEndian.Uint16(f[12:14]) {
 	case 0x0800: // IPv4
-		if len(f) < ethernetHeaderSize+20 {
+		if len(f) < ndis.EthernetHeaderSize+20 {
 			break
 		}
-		ip := f[ethernetHeaderSize:]
+		ip := f[ndis.EthernetHeaderSize:]
 		a = binary.BigEndian.Uint32(ip[12:16])
 		b = binary.BigEndian.Uint32(ip[16:20])
 		ihl := int(ip[0]&0x0f) * 4
@@ -339,10 +304,10 @@ func flowHash(l *ndis.NetBufferList) uint32 {
 		}
 		return mix(a, b, c)
 	case 0x86DD: // IPv6
-		if len(f) < ethernetHeaderSize+40 {
+		if len(f) < ndis.EthernetHeaderSize+40 {
 			break
 		}
-		ip := f[ethernetHeaderSize:]
+		ip := f[ndis.EthernetHeaderSize:]
 		for i := 8; i < 40; i += 4 {
 			a = a*0x9e3779b1 ^ binary.BigEndian.Uint32(ip[i:])
 		}
@@ -397,27 +362,9 @@ func (q *queue) writer() {
 // service writes every chain queued on q, then completes a pending pause
 // when no queue has anything left.
 func (q *queue) service() {
-	m := q.m
-	m.mu.Lock()
-	for {
-		l := q.head
-		q.head, q.tail = nil, nil
-		if l == nil {
-			q.busy = false
-			break
-		}
-		q.busy = true
-		m.mu.Unlock()
-		q.transmit(l)
-		m.mu.Lock()
-	}
-	done := m.pausing && q.d.idle()
-	if done {
-		m.pausing = false
-	}
-	m.mu.Unlock()
-	if done {
-		m.a.PauseComplete()
+	q.sends.Serve(q.transmitFn)
+	if q.m.pausing.Load() {
+		q.m.pauseDone(q.d)
 	}
 }
 
@@ -498,7 +445,7 @@ type writeState struct {
 // the poller waits for room) or a call fails (true, w.err set).
 func (q *queue) writeSome(fd uintptr) bool {
 	m, w := q.m, &q.w
-	maxFrame := m.cfg.mtu + ethernetHeaderSize
+	maxFrame := m.cfg.mtu + ndis.EthernetHeaderSize
 	written := uint64(0)
 	defer func() { q.xmitOK.Add(written) }()
 	for w.cur != nil {
@@ -518,7 +465,7 @@ func (q *queue) writeSome(fd uintptr) bool {
 				continue
 			}
 		} else {
-			if len(f) < ethernetHeaderSize || len(f) > maxFrame {
+			if len(f) < ndis.EthernetHeaderSize || len(f) > maxFrame {
 				q.failCur(ndis.StatusInvalidLength)
 				continue
 			}

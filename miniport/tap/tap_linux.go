@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,43 +14,17 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/gondis/gondis/miniport/internal/kit"
 	"github.com/gondis/gondis/miniport/internal/vnet"
 	"github.com/gondis/gondis/ndis"
 )
 
-// Driver returns the TAP miniport driver, named "tap", written against
-// NDIS 6.30 (so it may be reset).
-func Driver() ndis.MiniportDriver {
-	return ndis.MiniportDriver{
-		Name:       "tap",
-		Version:    ndis.Version630,
-		Initialize: initialize,
-	}
-}
-
-// StatsOf returns the counters of a TAP adapter's miniport, or false when
-// the adapter is not a TAP adapter (or is halted).
-func StatsOf(a *ndis.Adapter) (Stats, bool) {
-	m, ok := adapters.Load(a)
-	if !ok {
-		return Stats{}, false
-	}
-	return m.(*miniport).stats(), true
-}
-
-// Interface returns the name of a TAP adapter's interface.
-func Interface(a *ndis.Adapter) (string, bool) {
-	m, ok := adapters.Load(a)
-	if !ok {
-		return "", false
-	}
-	mp := m.(*miniport)
-	mp.mu.Lock()
-	defer mp.mu.Unlock()
-	return mp.ifname, true
-}
-
-var adapters sync.Map // *ndis.Adapter -> *miniport
+var (
+	_ ndis.Miniport    = (*miniport)(nil)
+	_ ndis.Resetter    = (*miniport)(nil)
+	_ ndis.HangChecker = (*miniport)(nil)
+	_ tapMiniport      = (*miniport)(nil)
+)
 
 // openHook, when set (by tests), runs before every open of an interface;
 // its error fails the open as the kernel's would.
@@ -91,19 +64,30 @@ type miniport struct {
 
 	watchDone chan struct{} // closed by Halt: stops the netlink watcher
 	watchExit chan struct{} // closed when it has exited
+	// restarted is closed by the first Restart: the readers indicate
+	// nothing before it, as NDIS wants of a miniport that Initialize
+	// left Paused.
+	restarted   chan struct{}
+	restartOnce sync.Once
+	halting     atomic.Bool // Halt has begun: StatsOf and the others report false
 
 	// linkMu orders the link indications; connected, the state last
 	// indicated, is read without it (CheckForHang).
 	linkMu    sync.Mutex
 	connected atomic.Bool
 
-	mu       sync.Mutex
-	dev      *device // nil while there is none (a failed reset, halted)
+	// pausing: Pause answered StatusPending; set and cleared under mu,
+	// read without it by the writers as they go idle.
+	pausing atomic.Bool
+
+	mu sync.Mutex
+	// dev is the current device, nil while there is none (a failed reset,
+	// halted). Written under mu; SendNetBufferLists reads it without.
+	dev      atomic.Pointer[device]
 	stopping *device // the device stopDevice is stopping, until its counts are folded
 	// The frames of the devices stopped: each queue counts its own, and
 	// stopDevice adds them here.
 	xmitOK, rcvOK uint64
-	pausing       bool // Pause answered StatusPending
 }
 
 // initialize is MiniportInitializeEx.
@@ -120,6 +104,7 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		queues:    c.queues,
 		watchDone: make(chan struct{}),
 		watchExit: make(chan struct{}),
+		restarted: make(chan struct{}),
 	}
 	if c.vnetHdr {
 		m.offload.Store(offTxChecksum | offLargeSend | offReceive)
@@ -135,30 +120,11 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 	}
 	// Every reader keeps a batch of spare NBLs: the pool has room for
 	// those and as much again three times over for the protocols.
-	m.pool = ndis.NewPool(c.mtu+ethernetHeaderSize+vnetHeaderLen(c), max(PoolLimit, 4*Batch*len(d.queues)))
+	m.pool = ndis.NewPool(c.mtu+ndis.EthernetHeaderSize+vnetHeaderLen(c), max(PoolLimit, 4*Batch*len(d.queues)))
 	connected := m.linkUp(d.ifname)
 	m.connected.Store(connected)
-	state := ndis.MediaConnectStateDisconnected
-	if connected {
-		state = ndis.MediaConnectStateConnected
-	}
-	err = a.SetMiniportAttributes(&ndis.RegistrationAttributes{})
-	if err == nil {
-		err = a.SetMiniportAttributes(&ndis.GeneralAttributes{
-			MtuSize:              uint32(c.mtu),
-			MaxXmitLinkSpeed:     LinkSpeed,
-			MaxRcvLinkSpeed:      LinkSpeed,
-			XmitLinkSpeed:        LinkSpeed,
-			RcvLinkSpeed:         LinkSpeed,
-			MediaConnectState:    state,
-			MediaDuplexState:     ndis.MediaDuplexStateFull,
-			LookaheadSize:        uint32(c.mtu),
-			MaxMulticastListSize: MaxMulticastListSize,
-			PermanentMacAddress:  c.mac,
-			CurrentMacAddress:    c.mac,
-		})
-	}
-	if err != nil {
+	e := kit.Ethernet{MTU: c.mtu, MAC: c.mac, LinkSpeed: LinkSpeed, Connected: connected, MulticastList: MaxMulticastListSize}
+	if err := kit.SetAttributes(a, 0, e); err != nil {
 		d.close()
 		m.closeHandles()
 		return nil, err
@@ -169,7 +135,6 @@ func initialize(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
 		return nil, err
 	}
 	m.start(d)
-	adapters.Store(a, m)
 	return m, nil
 }
 
@@ -280,7 +245,7 @@ func up(flags uint32) bool {
 // start makes d the adapter's device and starts its reader and writer.
 func (m *miniport) start(d *device) {
 	m.mu.Lock()
-	m.dev = d
+	m.dev.Store(d)
 	m.mu.Unlock()
 	for _, q := range d.queues {
 		go q.reader()
@@ -294,8 +259,8 @@ func (m *miniport) start(d *device) {
 // queues may still hold sends no writer took. Work goroutine only.
 func (m *miniport) stopDevice(keep bool) *device {
 	m.mu.Lock()
-	d := m.dev
-	m.dev, m.stopping = nil, d
+	d := m.dev.Swap(nil)
+	m.stopping = d
 	m.mu.Unlock()
 	if d == nil {
 		return nil
@@ -331,7 +296,7 @@ func (m *miniport) frames() (xmit, rcv uint64) {
 
 func (m *miniport) framesLocked() (xmit, rcv uint64) {
 	xmit, rcv = m.xmitOK, m.rcvOK
-	for _, d := range []*device{m.dev, m.stopping} {
+	for _, d := range []*device{m.dev.Load(), m.stopping} {
 		if d == nil {
 			continue
 		}
@@ -465,9 +430,7 @@ func (m *miniport) linkUpdate(idx int64, deleted bool, flags uint32) {
 		return // another interface, or one this adapter replaced
 	}
 	if deleted {
-		m.mu.Lock()
-		d := m.dev
-		m.mu.Unlock()
+		d := m.dev.Load()
 		if d == nil || int64(d.ifindex) != idx {
 			return // a reset replaced it meanwhile
 		}
@@ -485,17 +448,37 @@ func (m *miniport) linkUpdate(idx int64, deleted bool, flags uint32) {
 // every queued send.
 func (m *miniport) Pause() ndis.Status {
 	m.mu.Lock()
-	if m.dev == nil || m.dev.idle() {
-		m.mu.Unlock()
+	defer m.mu.Unlock()
+	// Set before the queues are looked at: a writer that goes idle after
+	// the look sees it, and completes the pause (pauseDone).
+	m.pausing.Store(true)
+	if d := m.dev.Load(); d == nil || d.idle() {
+		m.pausing.Store(false)
 		return ndis.StatusSuccess
 	}
-	m.pausing = true
-	m.mu.Unlock()
 	return ndis.StatusPending
 }
 
-// Restart is MiniportRestart.
-func (m *miniport) Restart() ndis.Status { return ndis.StatusSuccess }
+// pauseDone completes a pending pause once no queue of d, the current
+// device, holds or writes a send. A writer calls it when it goes idle
+// while a pause is pending.
+func (m *miniport) pauseDone(d *device) {
+	m.mu.Lock()
+	done := m.pausing.Load() && d.idle()
+	if done {
+		m.pausing.Store(false)
+	}
+	m.mu.Unlock()
+	if done {
+		m.a.PauseComplete()
+	}
+}
+
+// Restart is MiniportRestart. The first one lets the readers start.
+func (m *miniport) Restart() ndis.Status {
+	m.restartOnce.Do(func() { close(m.restarted) })
+	return ndis.StatusSuccess
+}
 
 // Reset is MiniportResetEx. It runs on the work goroutine with the gate
 // closed: it stops the device, completes every queued send with
@@ -508,21 +491,15 @@ func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 	start := time.Now()
 	m.resets.Add(1)
 	old := m.stopDevice(true)
-	m.mu.Lock()
-	var held *ndis.NetBufferList // the sends no writer took
 	if old != nil {
-		for _, q := range old.queues {
-			if q.head != nil {
-				q.tail.Next = held
-				held = q.head
-			}
-			q.head, q.tail, q.busy = nil, nil, false
-		}
+		// The sends no writer took. A sender that queued on old after
+		// the device was swapped takes them back itself (abandoned).
+		m.abandoned(old)
 	}
-	pausing := m.pausing
-	m.pausing = false
+	// The writers have stopped: none completes the pause now.
+	m.mu.Lock()
+	pausing := m.pausing.Swap(false)
 	m.mu.Unlock()
-	m.abort(held)
 	if pausing {
 		m.a.PauseComplete()
 	}
@@ -545,9 +522,7 @@ func (m *miniport) Reset() (addressingReset bool, s ndis.Status) {
 // reset request the runtime dropped while another reset ran), or when a
 // write has made no progress for SendTimeout while the link is up.
 func (m *miniport) CheckForHang() bool {
-	m.mu.Lock()
-	d := m.dev
-	m.mu.Unlock()
+	d := m.dev.Load()
 	if d == nil || d.dead.Load() {
 		return true
 	}
@@ -562,7 +537,7 @@ func (m *miniport) CheckForHang() bool {
 // Halt is MiniportHaltEx: it stops the device and the netlink watcher and
 // closes the descriptor. A non-persistent interface goes away with it.
 func (m *miniport) Halt(ndis.HaltAction) {
-	adapters.Delete(m.a)
+	m.halting.Store(true)
 	m.stopDevice(false)
 	close(m.watchDone)
 	<-m.watchExit
@@ -586,7 +561,7 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 				m.multicast.Store(&list) // the TAP passes everything; the runtime filters
 			}
 			return s
-		case OIDTCPOffloadParameters:
+		case ndis.OIDTCPOffloadParameters:
 			return m.setOffloadParameters(r)
 		case ndis.OIDGenCurrentLookahead:
 			v, s := r.Ulong()
@@ -599,32 +574,29 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 		switch r.OID {
 		case ndis.OIDGenXmitOK:
 			xmit, _ := m.frames()
-			return putCounter(r, xmit)
+			return r.PutCounter(xmit)
 		case ndis.OIDGenRcvOK:
 			_, rcv := m.frames()
-			return putCounter(r, rcv)
-		case OIDGenXmitError:
-			return putCounter(r, m.xmitError.Load())
-		case OIDGenRcvError:
-			return putCounter(r, m.rcvError.Load())
-		case OIDGenRcvNoBuffer:
-			return putCounter(r, m.rcvNoBuffer.Load())
+			return r.PutCounter(rcv)
+		case ndis.OIDGenXmitError:
+			return r.PutCounter(m.xmitError.Load())
+		case ndis.OIDGenRcvError:
+			return r.PutCounter(m.rcvError.Load())
+		case ndis.OIDGenRcvNoBuffer:
+			return r.PutCounter(m.rcvNoBuffer.Load())
 		}
 	}
 	return ndis.StatusInvalidOid
 }
 
-// putCounter answers a statistics query: a ULONG64 when the buffer holds
-// one, else the low 32 bits with BytesNeeded 8.
-func putCounter(r *ndis.OidRequest, v uint64) ndis.Status {
-	var b [8]byte
-	if len(r.Buffer) >= len(b) {
-		binary.LittleEndian.PutUint64(b[:], v)
-		return r.PutBytes(b[:])
-	}
-	s := r.PutUlong(uint32(v))
-	r.BytesNeeded = len(b)
-	return s
+func (m *miniport) halted() bool { return m.halting.Load() }
+
+// interfaceName returns the name of the current interface, or of the last
+// one while there is none.
+func (m *miniport) interfaceName() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ifname
 }
 
 func (m *miniport) stats() Stats {
@@ -644,8 +616,8 @@ func (m *miniport) stats() Stats {
 	}
 	m.mu.Lock() // the totals and the current queues, from one device
 	s.XmitOK, s.RcvOK = m.framesLocked()
-	if m.dev != nil {
-		for _, q := range m.dev.queues {
+	if d := m.dev.Load(); d != nil {
+		for _, q := range d.queues {
 			s.Queues = append(s.Queues, QueueStats{XmitOK: q.xmitOK.Load(), RcvOK: q.rcvOK.Load()})
 		}
 	}
