@@ -1,6 +1,5 @@
 package ndis
 
-
 // Status is an NDIS_STATUS: the 32-bit result code every driver-facing call
 // speaks. The constants carry the real values of the Windows headers, so a
 // Status logged by gondis can be looked up in NDIS documentation as is.

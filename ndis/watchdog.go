@@ -282,8 +282,9 @@ func goroutineStack(id uint64) string {
 // the protocol's type under one of this package's frames: the stuck
 // handler among them.
 func protocolStack(p Protocol) string {
+	// A method's frame reads pkg.(*Type).Method or pkg.Type.Method.
 	t := reflect.TypeOf(p)
-	method := t.String() // *pkg.Type
+	var method string
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 		method = t.PkgPath() + ".(*" + t.Name() + ")."
