@@ -528,7 +528,9 @@ func (a *Adapter) resetCompletedLocked() bool {
 	if n := a.inflight(); n != 0 {
 		problems = append(problems, fmt.Sprintf("%d sends", n))
 	}
-	if e := a.oidActive; e != nil && e.dispatched && e.b != nil {
+	// A protocol's request or the runtime's own (a filter set again after
+	// a binding closed): either way the miniport should have completed it.
+	if e := a.oidActive; e != nil && e.dispatched {
 		problems = append(problems, "OID "+e.req.OID.String())
 		// Give the caller its answer; a late completion is accepted quietly.
 		a.rs.orphans = append(a.rs.orphans, e)
