@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gondis/gondis/ndis"
+	"github.com/gondis/gondis/ndis/ndistest"
 )
 
 // The runtime's own datapath, without a device: one b.N iteration is one
@@ -57,27 +58,16 @@ func benchRuntime(b *testing.B) (*inlineMiniport, *sinkProto, func()) {
 	mp := &inlineMiniport{}
 	proto := &sinkProto{}
 	rt := ndis.New(ndis.WithVerifier(ndis.VerifierOff))
-	if err := rt.RegisterMiniportDriver(ndis.MiniportDriver{Name: "inline", Version: ndis.Version630,
+	bd := attach(b, rt, ndis.MiniportDriver{Name: "inline", Version: ndis.Version630,
 		Initialize: func(a *ndis.Adapter, _ ndis.InitParameters) (ndis.Miniport, error) {
 			mp.a = a
 			return mp, nil
-		}}); err != nil {
-		b.Fatal(err)
-	}
-	if err := rt.RegisterProtocolDriver(ndis.ProtocolDriver{Name: "sink", BindAdapter: func(bd *ndis.Binding) (ndis.Protocol, error) {
-		proto.b = bd
-		return proto, nil
-	}}); err != nil {
-		b.Fatal(err)
-	}
+		}},
+		ndis.ProtocolDriver{Name: "sink", BindAdapter: func(bd *ndis.Binding) (ndis.Protocol, error) {
+			proto.b = bd
+			return proto, nil
+		}})
 	ctx := context.Background()
-	if _, err := rt.AddAdapter(ctx, "eth0", "inline", nil); err != nil {
-		b.Fatal(err)
-	}
-	bd, err := rt.Bind(ctx, "sink", "eth0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	if s := bd.OidRequest(ctx, &ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentPacketFilter, Buffer: ndis.Ulong(ndis.PacketTypeBroadcast)}); s != ndis.StatusSuccess {
 		b.Fatal(s)
 	}
@@ -94,50 +84,47 @@ func benchChain(pool *ndis.Pool) *ndis.NetBufferList {
 	return l
 }
 
-func reportPackets(b *testing.B, packets int) {
-	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packets), "ns/pkt")
+// benchRuntimeBatches runs step b.N times, each on the batch the previous
+// one returned, starting from one chain of benchBatch NBLs; then the
+// protocol's count (what, in the failure) must be b.N × benchBatch.
+func benchRuntimeBatches(b *testing.B, what string, count func(*sinkProto) int,
+	step func(*inlineMiniport, *sinkProto, *ndis.NetBufferList) *ndis.NetBufferList) {
+	mp, proto, closeRT := benchRuntime(b)
+	defer closeRT()
+	l := benchChain(ndis.NewPool(1514, benchBatch))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		l = step(mp, proto, l)
+	}
+	b.StopTimer()
+	if n := count(proto); n != b.N*benchBatch {
+		b.Fatalf("%d %s, want %d", n, what, b.N*benchBatch)
+	}
+	ndistest.ReportPackets(b, b.N*benchBatch)
 }
 
 // BenchmarkRuntimeSend: a protocol sends a batch; the miniport completes it
 // inline; the completion comes back to the protocol, which sends it again.
 // The runtime's send path: the gate, the counters, the completion routing.
 func BenchmarkRuntimeSend(b *testing.B) {
-	_, proto, closeRT := benchRuntime(b)
-	defer closeRT()
-	pool := ndis.NewPool(1514, benchBatch)
-	l := benchChain(pool)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		proto.b.SendNetBufferLists(l)
-		l, proto.back = proto.back, nil
-	}
-	b.StopTimer()
-	if proto.completed != b.N*benchBatch {
-		b.Fatalf("%d completed, want %d", proto.completed, b.N*benchBatch)
-	}
-	reportPackets(b, b.N*benchBatch)
+	benchRuntimeBatches(b, "completed", func(p *sinkProto) int { return p.completed },
+		func(_ *inlineMiniport, proto *sinkProto, l *ndis.NetBufferList) *ndis.NetBufferList {
+			proto.b.SendNetBufferLists(l)
+			l, proto.back = proto.back, nil
+			return l
+		})
 }
 
 // BenchmarkRuntimeReceive: the miniport indicates a batch; the runtime
 // filters it and hands it to the protocol, which returns it from its
 // handler; the return reaches the miniport. The runtime's receive path.
 func BenchmarkRuntimeReceive(b *testing.B) {
-	mp, proto, closeRT := benchRuntime(b)
-	defer closeRT()
-	pool := ndis.NewPool(1514, benchBatch)
-	l := benchChain(pool)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		mp.a.IndicateReceiveNetBufferLists(l, 0)
-	}
-	b.StopTimer()
-	if proto.received != b.N*benchBatch {
-		b.Fatalf("%d received, want %d", proto.received, b.N*benchBatch)
-	}
-	reportPackets(b, b.N*benchBatch)
+	benchRuntimeBatches(b, "received", func(p *sinkProto) int { return p.received },
+		func(mp *inlineMiniport, _ *sinkProto, l *ndis.NetBufferList) *ndis.NetBufferList {
+			mp.a.IndicateReceiveNetBufferLists(l, 0)
+			return l
+		})
 }
 
 // BenchmarkPerPacketChannel is the baseline: 64-byte frames through a
@@ -148,28 +135,5 @@ func BenchmarkPerPacketChannel(b *testing.B) {
 	for i := range frames {
 		frames[i] = make([]byte, 64)
 	}
-	ch := make(chan []byte, benchBatch)
-	done := make(chan int)
-	go func() {
-		n, sum := 0, byte(0)
-		for f := range ch {
-			sum += f[0]
-			n++
-		}
-		_ = sum
-		done <- n
-	}()
-	b.ReportAllocs()
-	b.ResetTimer()
-	total := b.N * benchBatch
-	for i := range total {
-		ch <- frames[i%benchBatch]
-	}
-	close(ch)
-	n := <-done
-	b.StopTimer()
-	if n != total {
-		b.Fatalf("received %d, sent %d", n, total)
-	}
-	reportPackets(b, total)
+	ndistest.PerPacketChannel(b, frames, benchBatch, benchBatch)
 }

@@ -177,3 +177,24 @@ func repeat(fn func() bool) (stop func()) {
 		<-done
 	}
 }
+
+// attach registers mp and proto on rt, adds the adapter eth0 of mp and
+// binds proto to it, failing tb on any error.
+func attach(tb testing.TB, rt *ndis.Runtime, mp ndis.MiniportDriver, proto ndis.ProtocolDriver) *ndis.Binding {
+	tb.Helper()
+	if err := rt.RegisterMiniportDriver(mp); err != nil {
+		tb.Fatal(err)
+	}
+	if err := rt.RegisterProtocolDriver(proto); err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := rt.AddAdapter(ctx, "eth0", mp.Name, nil); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := rt.Bind(ctx, proto.Name, "eth0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

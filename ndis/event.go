@@ -2,9 +2,10 @@ package ndis
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/gondis/gondis/internal/enum"
 )
 
 // EventKind says what an Event reports.
@@ -27,12 +28,7 @@ const (
 var eventKindNames = [...]string{"state", "link", "reset-requested", "reset-start", "reset-pending",
 	"reset-restore", "reset-end", "reset-escalated", "failed", "violation"}
 
-func (k EventKind) String() string {
-	if int(k) < len(eventKindNames) {
-		return eventKindNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", uint8(k))
-}
+func (k EventKind) String() string { return enum.Name(eventKindNames[:], k, "EventKind") }
 
 // Event is one thing that happened to an adapter, for logs, the CLI and
 // tests. Fields that do not apply to its Kind are zero.

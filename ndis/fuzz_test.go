@@ -76,20 +76,8 @@ func FuzzOidRequest(f *testing.F) {
 	fake := ndistest.NewFake()
 	fake.General = &ndis.GeneralAttributes{CurrentMacAddress: ndis.MacAddress{2, 0, 0, 0, 0, 1}}
 	rec := ndistest.NewRecorderDriver("rec")
-	if err := rt.RegisterMiniportDriver(fake.Driver("fake", ndis.Version630)); err != nil {
-		f.Fatal(err)
-	}
-	if err := rt.RegisterProtocolDriver(rec.Driver()); err != nil {
-		f.Fatal(err)
-	}
+	b := attach(f, rt, fake.Driver("fake", ndis.Version630), rec.Driver())
 	ctx := context.Background()
-	if _, err := rt.AddAdapter(ctx, "eth0", "fake", nil); err != nil {
-		f.Fatal(err)
-	}
-	b, err := rt.Bind(ctx, "rec", "eth0")
-	if err != nil {
-		f.Fatal(err)
-	}
 	f.Cleanup(func() {
 		if err := rt.Close(ctx); err != nil {
 			f.Error(err)

@@ -2,7 +2,8 @@ package ndis
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"github.com/gondis/gondis/internal/enum"
 )
 
 // MediaConnectState is NET_IF_MEDIA_CONNECT_STATE.
@@ -15,16 +16,10 @@ const (
 	MediaConnectStateDisconnected MediaConnectState = 2
 )
 
+var mediaConnectStateNames = [...]string{MediaConnectStateUnknown: "Unknown", MediaConnectStateConnected: "Connected", MediaConnectStateDisconnected: "Disconnected"}
+
 func (s MediaConnectState) String() string {
-	switch s {
-	case MediaConnectStateUnknown:
-		return "Unknown"
-	case MediaConnectStateConnected:
-		return "Connected"
-	case MediaConnectStateDisconnected:
-		return "Disconnected"
-	}
-	return fmt.Sprintf("MediaConnectState(%d)", uint32(s))
+	return enum.Name(mediaConnectStateNames[:], s, "MediaConnectState")
 }
 
 // MediaDuplexState is NET_IF_MEDIA_DUPLEX_STATE.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/gondis/gondis/internal/enum"
 )
 
 // OID is an NDIS object identifier (NDIS_OID).
@@ -109,17 +111,9 @@ const (
 	RequestMethod RequestType = 12 // NdisRequestMethod
 )
 
-func (t RequestType) String() string {
-	switch t {
-	case RequestQuery:
-		return "Query"
-	case RequestSet:
-		return "Set"
-	case RequestMethod:
-		return "Method"
-	}
-	return fmt.Sprintf("RequestType(%d)", uint8(t))
-}
+var requestTypeNames = [...]string{RequestQuery: "Query", RequestSet: "Set", RequestMethod: "Method"}
+
+func (t RequestType) String() string { return enum.Name(requestTypeNames[:], t, "RequestType") }
 
 // OidRequest is an NDIS_OID_REQUEST: a query, set or method request for one
 // OID. Buffer is the InformationBuffer, in NDIS's own layout (little-endian

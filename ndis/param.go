@@ -33,18 +33,31 @@ func (e *ParamError) Unwrap() error { return StatusInvalidParameter }
 // without ValidateParams accepts every parameter here; its Initialize
 // still decides.
 func (rt *Runtime) ValidateAdapterParams(driver string, params map[string]string) error {
-	rt.mu.Lock()
-	d, ok := rt.miniports[driver]
-	rt.mu.Unlock()
-	if !ok {
-		return rt.unknown(ErrUnknownDriver, driver)
-	}
-	return validate(d.ValidateParams, params)
+	return rt.validate(ErrUnknownDriver, driver, params)
 }
 
-// validate runs a driver's ValidateParams, if it has one, on a copy.
-func validate(check func(map[string]string) error, params map[string]string) error {
-	if check == nil {
+// validate runs the ValidateParams of the miniport driver (kind
+// ErrUnknownDriver) or protocol driver (ErrUnknownProtocol) registered as
+// name, if it has one, on a copy of params.
+func (rt *Runtime) validate(kind error, name string, params map[string]string) error {
+	var check func(map[string]string) error
+	known := false
+	rt.mu.Lock()
+	switch kind {
+	case ErrUnknownDriver:
+		if d, ok := rt.miniports[name]; ok {
+			check, known = d.ValidateParams, true
+		}
+	case ErrUnknownProtocol:
+		if p, ok := rt.protocols[name]; ok {
+			check, known = p.ValidateParams, true
+		}
+	}
+	rt.mu.Unlock()
+	switch {
+	case !known:
+		return rt.unknown(kind, name)
+	case check == nil:
 		return nil
 	}
 	return check(maps.Clone(params))
@@ -53,11 +66,5 @@ func validate(check func(map[string]string) error, params map[string]string) err
 // ValidateBindParams checks a binding's parameters against the named
 // protocol driver's ValidateParams, as ValidateAdapterParams does.
 func (rt *Runtime) ValidateBindParams(protocol string, params map[string]string) error {
-	rt.mu.Lock()
-	p, ok := rt.protocols[protocol]
-	rt.mu.Unlock()
-	if !ok {
-		return rt.unknown(ErrUnknownProtocol, protocol)
-	}
-	return validate(p.ValidateParams, params)
+	return rt.validate(ErrUnknownProtocol, protocol, params)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/gondis/gondis/internal/enum"
 )
 
 // The reset engine: NdisMResetMiniport, MiniportResetEx and
@@ -33,12 +35,7 @@ const (
 
 var causeNames = [...]string{"driver", "hang", "oid-timeout", "operator"}
 
-func (c ResetCause) String() string {
-	if int(c) < len(causeNames) {
-		return causeNames[c]
-	}
-	return fmt.Sprintf("ResetCause(%d)", uint8(c))
-}
+func (c ResetCause) String() string { return enum.Name(causeNames[:], c, "ResetCause") }
 
 // ResetCauses lists every cause, in order.
 func ResetCauses() []ResetCause {
@@ -158,12 +155,7 @@ const (
 
 var resetOutcomeNames = [...]string{"queued", "coalesced", "dropped"}
 
-func (o ResetOutcome) String() string {
-	if int(o) < len(resetOutcomeNames) {
-		return resetOutcomeNames[o]
-	}
-	return fmt.Sprintf("ResetOutcome(%d)", uint8(o))
-}
+func (o ResetOutcome) String() string { return enum.Name(resetOutcomeNames[:], o, "ResetOutcome") }
 
 // OperatorResetLimit bounds operator resets per adapter: at most Max
 // within Window. Zero fields disable the limit.

@@ -308,31 +308,19 @@ func BindParams(params map[string]string) BindOption {
 // PauseAdapter pauses a Running adapter (MiniportPause) and returns once it
 // is Paused.
 func (rt *Runtime) PauseAdapter(ctx context.Context, name string) error {
-	a, err := rt.lookup(name)
-	if err != nil {
-		return err
-	}
-	return a.submit(ctx, &lifeOp{kind: opPause})
+	return rt.submit(ctx, name, opPause)
 }
 
 // RestartAdapter restarts a Paused adapter (MiniportRestart) and returns
 // once it is Running, or the miniport's failure.
 func (rt *Runtime) RestartAdapter(ctx context.Context, name string) error {
-	a, err := rt.lookup(name)
-	if err != nil {
-		return err
-	}
-	return a.submit(ctx, &lifeOp{kind: opRestart})
+	return rt.submit(ctx, name, opRestart)
 }
 
 // ShutdownAdapter is MiniportShutdownEx: the adapter stops at once, without
 // a halt, as on system shutdown. Only RemoveAdapter is possible afterwards.
 func (rt *Runtime) ShutdownAdapter(ctx context.Context, name string) error {
-	a, err := rt.lookup(name)
-	if err != nil {
-		return err
-	}
-	return a.submit(ctx, &lifeOp{kind: opShutdown})
+	return rt.submit(ctx, name, opShutdown)
 }
 
 // RemoveAdapter pauses the adapter if it is running, unbinds every protocol,
@@ -415,6 +403,16 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	}
 	rt.stopWatchdog()
 	return nil
+}
+
+// submit runs a lifecycle operation of kind on the named adapter's work
+// goroutine and returns its result.
+func (rt *Runtime) submit(ctx context.Context, name string, kind opKind) error {
+	a, err := rt.lookup(name)
+	if err != nil {
+		return err
+	}
+	return a.submit(ctx, &lifeOp{kind: kind})
 }
 
 func (rt *Runtime) lookup(name string) (*Adapter, error) {

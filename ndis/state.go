@@ -1,6 +1,6 @@
 package ndis
 
-import "fmt"
+import "github.com/gondis/gondis/internal/enum"
 
 // AdapterState is a miniport adapter's operational state, as NDIS defines
 // it:
@@ -30,12 +30,7 @@ const (
 
 var adapterStateNames = [...]string{"Halted", "Initializing", "Paused", "Restarting", "Running", "Pausing", "Shutdown"}
 
-func (s AdapterState) String() string {
-	if int(s) < len(adapterStateNames) {
-		return adapterStateNames[s]
-	}
-	return fmt.Sprintf("AdapterState(%d)", uint32(s))
-}
+func (s AdapterState) String() string { return enum.Name(adapterStateNames[:], s, "AdapterState") }
 
 // legalTransition reports whether NDIS allows an adapter to go from one
 // operational state to another.

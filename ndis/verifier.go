@@ -3,6 +3,8 @@ package ndis
 import (
 	"fmt"
 	"log/slog"
+
+	"github.com/gondis/gondis/internal/enum"
 )
 
 // VerifierMode selects what the runtime does when a driver or protocol
@@ -23,17 +25,9 @@ const (
 	VerifierStrict
 )
 
-func (m VerifierMode) String() string {
-	switch m {
-	case VerifierOff:
-		return "off"
-	case VerifierLog:
-		return "log"
-	case VerifierStrict:
-		return "strict"
-	}
-	return fmt.Sprintf("VerifierMode(%d)", uint8(m))
-}
+var verifierModeNames = [...]string{VerifierOff: "off", VerifierLog: "log", VerifierStrict: "strict"}
+
+func (m VerifierMode) String() string { return enum.Name(verifierModeNames[:], m, "VerifierMode") }
 
 // Verifier rules. The names of the Driver Verifier NDIS rules are kept where
 // one exists.

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
+	"github.com/gondis/gondis/cmd/gondis/internal/logtest"
 )
 
 // binary is the gondis binary TestMain builds once.
@@ -58,30 +58,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // daemonProc is a running `gondis up`.
 type daemonProc struct {
 	t      *testing.T
 	socket string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *logtest.Buffer
 	exited chan struct{}
 	err    error // Wait's, once exited is closed
 }
@@ -91,7 +73,7 @@ type daemonProc struct {
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
 	socket := filepath.Join(t.TempDir(), "run", "gondis.sock")
-	d := &daemonProc{t: t, socket: socket, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemonProc{t: t, socket: socket, stderr: &logtest.Buffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(binary, append([]string{"up", "--socket", socket}, args...)...)
 	d.cmd.Stdout = io.Discard // not a terminal: logs, no table
 	d.cmd.Stderr = d.stderr

@@ -256,8 +256,7 @@ func benchLoopback(b *testing.B, completionDriven bool) {
 	if got, want := p.received.Load(), uint64(warmup+n)*benchBatch; got != want {
 		b.Fatalf("received %d packets, sent %d", got, want)
 	}
-	b.ReportMetric(float64(n)*benchBatch/b.Elapsed().Seconds(), "pkts/s")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(n)*benchBatch), "ns/pkt")
+	ndistest.ReportPackets(b, n*benchBatch)
 }
 
 func bool2int(v bool) int {
@@ -278,32 +277,7 @@ func BenchmarkChannelBaseline(b *testing.B) {
 			for i := range frames {
 				frames[i] = frame(ourMAC, uint32(i), benchFrameSize)
 			}
-			ch := make(chan []byte, capacity)
-			done := make(chan uint64)
-			go func() {
-				var n uint64
-				var sum byte
-				for f := range ch {
-					sum += f[0]
-					n++
-				}
-				_ = sum
-				done <- n
-			}()
-			b.ReportAllocs()
-			b.ResetTimer()
-			total := b.N * benchBatch
-			for i := range total {
-				ch <- frames[i%capacity]
-			}
-			close(ch)
-			n := <-done
-			b.StopTimer()
-			if n != uint64(total) {
-				b.Fatalf("received %d packets, sent %d", n, total)
-			}
-			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "pkts/s")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total), "ns/pkt")
+			ndistest.PerPacketChannel(b, frames, capacity, benchBatch)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gondis/gondis/internal/enum"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -103,12 +104,7 @@ const (
 
 var triggerNames = [...]string{"off", "once", "every", "random"}
 
-func (t Trigger) String() string {
-	if int(t) < len(triggerNames) {
-		return triggerNames[t]
-	}
-	return fmt.Sprintf("Trigger(%d)", uint8(t))
-}
+func (t Trigger) String() string { return enum.Name(triggerNames[:], t, "Trigger") }
 
 // Defaults of the fault options.
 const (

@@ -946,15 +946,7 @@ func TestVnetLargeSend(t *testing.T) {
 // resets, and the adapter goes on answering pings.
 func TestVnetBadOffload(t *testing.T) {
 	bn := newBenchWith(t, map[string]string{"vnet_hdr": "on"})
-	rd := ndistest.NewRecorderDriver("rec")
-	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := bn.rt.Bind(t.Context(), "rec", "tap0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := rd.Binding(b)
+	b, rec := bn.recorder(0)
 	kmac := offKernelMAC(t, bn)
 	lso := func(mss, offset int, ipv6 bool) func(x *ndis.NetBufferList) {
 		return func(x *ndis.NetBufferList) { x.LargeSend = ndis.LargeSendV2(mss, offset, ipv6) }

@@ -358,15 +358,7 @@ func TestAdminDownUp(t *testing.T) {
 	}
 	// A write while down fails with EIO: the send completes as
 	// disconnected and nothing resets.
-	rd := ndistest.NewRecorderDriver("rec")
-	if err := bn.rt.RegisterProtocolDriver(rd.Driver()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := bn.rt.Bind(context.Background(), "rec", "tap0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := rd.Binding(b)
+	b, rec := bn.recorder(0)
 	f := make([]byte, 60)
 	copy(f, ndis.BroadcastAddress[:])
 	copy(f[6:], adapterMAC[:])

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sync"
 
+	"github.com/gondis/gondis/internal/enum"
 	"github.com/gondis/gondis/ndis"
 )
 
@@ -22,12 +23,7 @@ const (
 
 var recordKindNames = [...]string{RecordReceive: "receive", RecordComplete: "complete", RecordStatus: "status", RecordUnbind: "unbind"}
 
-func (k RecordKind) String() string {
-	if int(k) < len(recordKindNames) {
-		return recordKindNames[k]
-	}
-	return fmt.Sprintf("RecordKind(%d)", uint8(k))
-}
+func (k RecordKind) String() string { return enum.Name(recordKindNames[:], k, "RecordKind") }
 
 // Record is one protocol callback.
 type Record struct {

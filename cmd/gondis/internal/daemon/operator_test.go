@@ -7,40 +7,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gondis/gondis/cmd/gondis/internal/api"
 	"github.com/gondis/gondis/cmd/gondis/internal/config"
 	"github.com/gondis/gondis/cmd/gondis/internal/daemon"
+	"github.com/gondis/gondis/cmd/gondis/internal/logtest"
 	"github.com/gondis/gondis/cmd/gondis/internal/metrics"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 )
 
-// logBuffer collects a daemon's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startWith starts a daemon hosting the drivers of table with the
 // configuration yaml, logging to log when it is not nil, and closes it
 // when the test ends.
-func startWith(t *testing.T, table daemon.Drivers, yaml string, log *logBuffer) *daemon.Daemon {
+func startWith(t *testing.T, table daemon.Drivers, yaml string, log *logtest.Buffer) *daemon.Daemon {
 	t.Helper()
 	cfg, err := config.Parse("t.yaml", []byte(yaml), table.Known())
 	if err != nil {
@@ -148,7 +130,7 @@ const removed = "the miniport called NdisMRemoveMiniport"
 // has failed.
 func TestFailedAdapterListed(t *testing.T) {
 	f := ndistest.NewFake()
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	d := startWith(t, withMiniport(f.Driver("fake", ndis.Version630)),
 		"adapters:\n  - name: f0\n    driver: fake\n  - name: l0\n    driver: loopback\n", log)
 	fail(f)
@@ -221,7 +203,7 @@ func TestReinitialize(t *testing.T) {
 	var refuse atomic.Bool
 	table := withMiniport(f.Driver("fake", ndis.Version630))
 	table.Protocols = append(table.Protocols, p.driver(), flakyProtocol(&refuse))
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	d := startWith(t, table, "adapters:\n  - name: f0\n    driver: fake\n  - name: l0\n    driver: loopback\n"+
 		"bindings:\n  - protocol: params\n    adapter: f0\n    params:\n      window: 8\n  - protocol: params\n    adapter: l0\n"+
 		"  - protocol: flaky\n    adapter: f0\n", log)
