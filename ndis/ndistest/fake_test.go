@@ -66,7 +66,7 @@ func TestFakeDelays(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- rt.Close(ctx) }()
 	ndistest.Eventually(t, func() bool { return fake.Adapter.State() == ndis.AdapterPausing }, "pausing")
-	clk.WaitTimers(t, 1)
+	clk.WaitTimers(t, 2) // the tick and the fake's pause completion: the tick alone would not do
 	clk.Advance(2 * time.Second)
 	if err := <-closed; err != nil {
 		t.Fatal(err)
