@@ -15,7 +15,7 @@ import (
 )
 
 func TestParams(t *testing.T) {
-	paramtest.DocLists(t, "loopback.go", loopback.ParamDoc())
+	paramtest.DocLists(t, "doc.go", loopback.ParamDoc())
 
 	rt := newRuntime(t)
 	n := 0
