@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gondis/gondis/miniport/sim"
 	"github.com/gondis/gondis/ndis"
 	"github.com/gondis/gondis/ndis/ndistest"
 	"github.com/gondis/gondis/protocol/netstack"
@@ -65,4 +66,33 @@ func TestPingAndUDPAcrossReset(t *testing.T) {
 	if got := a.ifc.Stats().Completed[ndis.StatusSuccess]; got == 0 {
 		t.Errorf("no send completed successfully: %v", a.ifc.Stats().Completed)
 	}
+}
+
+// TestLinkState: the interface follows the link its adapter indicates:
+// down while a's sim waited for its peer, up once b plugged in, and down
+// and up again through a flap; a flap neither holds frames nor breaks a
+// connection.
+func TestLinkState(t *testing.T) {
+	a, b := pair(t, nil, nil)
+	ndistest.Eventually(t, func() bool { return a.ifc.Stats().LinkUp && b.ifc.Stats().LinkUp }, "both links up")
+	if n := a.ifc.Stats().LinkChanges; n != 1 {
+		t.Errorf("a saw %d link changes, want 1: down at the bind, up when b came", n)
+	}
+	l, err := b.st.ListenTCP(b.addr(7))
+	must(t, err)
+	defer l.Close()
+	go serveEcho(l)
+	c, err := a.st.DialTCP(context.Background(), b.addr(7))
+	must(t, err)
+	defer c.Close()
+	roundTrip(t, c, "before")
+
+	before := a.ifc.Stats().LinkChanges
+	a.dev.Inject(sim.FaultLinkFlap)
+	ndistest.Eventually(t, func() bool { return !a.ifc.Stats().LinkUp }, "a's link down")
+	ndistest.Eventually(t, func() bool { return a.ifc.Stats().LinkUp }, "a's link up again")
+	if st := a.ifc.Stats(); st.LinkChanges != before+2 || st.FramesHeld != 0 {
+		t.Errorf("after the flap: %+v", st)
+	}
+	roundTrip(t, c, "after")
 }
