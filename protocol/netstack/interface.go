@@ -43,19 +43,16 @@ type Interface struct {
 // addresses and gateways of p.
 func (s *Stack) attach(b *ndis.Binding, p Params) (*Interface, error) {
 	i := &Interface{b: b, st: s, params: p, link: newLink(b, p), detached: make(chan struct{})}
-	id, err := s.add(i)
-	if err != nil {
+	if err := s.add(i); err != nil {
 		return nil, err
 	}
-	i.id = id
 	q := fifo.New(i.link, 1, queueLen)
-	if e := s.s.CreateNICWithOptions(id, i.link, stack.NICOptions{Name: b.Adapter().Name(), QDisc: q}); e != nil {
+	if e := s.s.CreateNICWithOptions(i.id, i.link, stack.NICOptions{Name: b.Adapter().Name(), QDisc: q}); e != nil {
 		q.Close()
-		i.link.close()
-		close(i.detached)
-		s.remove(id)
+		i.detach()
 		return nil, tcpErr("create NIC for "+b.Adapter().Name(), e)
 	}
+	var err error
 	for _, a := range p.Addrs {
 		err = i.AddAddress(a)
 		if err != nil {

@@ -31,12 +31,12 @@ func (s *Stack) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error)
 	if !dst.IsValid() {
 		return 0, fmt.Errorf("netstack: ping: no address")
 	}
-	trans, net := icmp.ProtocolNumber6, header.IPv6ProtocolNumber
+	trans, network := icmp.ProtocolNumber6, header.IPv6ProtocolNumber
 	if dst = dst.Unmap(); dst.Is4() {
-		trans, net = icmp.ProtocolNumber4, header.IPv4ProtocolNumber
+		trans, network = icmp.ProtocolNumber4, header.IPv4ProtocolNumber
 	}
 	var wq waiter.Queue
-	ep, e := s.s.NewEndpoint(trans, net, &wq)
+	ep, e := s.s.NewEndpoint(trans, network, &wq)
 	if e != nil {
 		return 0, tcpErr("ping "+dst.String(), e)
 	}

@@ -74,6 +74,11 @@ func (s *Stack) Driver() ndis.ProtocolDriver { return newDriver(func() *Stack { 
 func (s *Stack) Interfaces() []*Interface {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.interfacesLocked()
+}
+
+// +checklocks:s.mu
+func (s *Stack) interfacesLocked() []*Interface {
 	out := make([]*Interface, 0, len(s.ifaces))
 	for _, i := range s.ifaces {
 		out = append(out, i)
@@ -137,14 +142,13 @@ func (s *Stack) Close(ctx context.Context) error {
 // shut marks the stack closed and returns its interfaces; false if it was
 // closed already.
 func (s *Stack) shut() ([]*Interface, bool) {
-	ifaces := s.Interfaces()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, false
 	}
 	s.closed = true
-	return ifaces, true
+	return s.interfacesLocked(), true
 }
 
 // destroy aborts every endpoint and waits for the stack's goroutines. The
@@ -154,17 +158,18 @@ func (s *Stack) destroy() {
 	s.s.Wait()
 }
 
-// add registers a new interface, unless the stack is closed, and returns
+// add registers a new interface, unless the stack is closed, and gives it
 // its NIC ID.
-func (s *Stack) add(i *Interface) (tcpip.NICID, error) {
+func (s *Stack) add(i *Interface) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, ErrClosed
+		return ErrClosed
 	}
 	s.nextID++
-	s.ifaces[s.nextID] = i
-	return s.nextID, nil
+	i.id = s.nextID
+	s.ifaces[i.id] = i
+	return nil
 }
 
 // remove forgets an interface whose NIC is gone; a stack of Driver's
