@@ -136,9 +136,12 @@ func TestReport(t *testing.T) {
 		"frames_dropped{reason=hold_full}": 0, "frames_dropped{reason=no_buffer}": 0,
 		"frames_dropped{reason=too_long}": 0, "frames_dropped{reason=closed}": float64(st.Dropped.Closed),
 		"frames_dropped{reason=runt}": 0, "frames_dropped{reason=detached}": 0,
-		"frames_held": 0, "resets": 0, "holding": 0, "link_up": 1, "link_changes": float64(st.LinkChanges),
+		"frames_held": 0, "resets": 0, "holding": 0, "link_up": flag(st.LinkUp), "link_changes": float64(st.LinkChanges),
 		"tcp_established": 0, "tcp_connections": float64(ss.TCPOpened), "tcp_retransmits": float64(ss.TCPRetransmits),
 		"tcp_resets": float64(ss.TCPResets),
+	}
+	if !st.LinkUp && st.LinkChanges < 2 {
+		t.Errorf("link down with %d changes seen", st.LinkChanges)
 	}
 	for s, n := range st.Completed {
 		want["completed{status="+s.String()+"}"] = float64(n)
@@ -160,4 +163,11 @@ func TestReport(t *testing.T) {
 			t.Errorf("%s is a %v", g, k)
 		}
 	}
+}
+
+func flag(on bool) float64 {
+	if on {
+		return 1
+	}
+	return 0
 }

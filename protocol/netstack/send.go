@@ -35,10 +35,7 @@ func (l *link) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 			l.c.dropTooLong.Add(1)
 			continue
 		}
-		off := 0
-		for _, s := range pkt.AsSlices() {
-			off += copy(buf[off:], s)
-		}
+		copyPacket(buf, pkt)
 		x := free
 		free = free.Next
 		x.Frames[0] = buf[:size]
@@ -50,6 +47,22 @@ func (l *link) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 		return 0, &tcpip.ErrNoBufferSpace{}
 	}
 	return l.submit(&out), nil
+}
+
+// copyPacket copies the whole of pkt into buf, which holds it, without
+// allocating (AsSlices allocates a slice a packet).
+func copyPacket(buf []byte, pkt *stack.PacketBuffer) {
+	views, skip := pkt.AsViewList() // skip: the headroom before the headers
+	n := 0
+	for v := views.Front(); v != nil; v = v.Next() {
+		b := v.AsSlice()
+		if skip >= len(b) {
+			skip -= len(b)
+			continue
+		}
+		n += copy(buf[n:], b[skip:])
+		skip = 0
+	}
 }
 
 // submit sends a chain, or holds it while a reset is in progress. It
