@@ -70,8 +70,10 @@
 // and routes, and aborts the connections and sockets that used it (bound
 // to it or to one of its addresses, or routed through it), so that their
 // readers and writers return an error instead of waiting for a peer they
-// can no longer reach. Stack.Close closes every binding of the stack and
-// aborts everything.
+// can no longer reach. A binding closed by a program (Interface.Close, or
+// ndis.Binding.Close, which gets no UnbindAdapter) takes its NIC out the
+// same way. Stack.Close closes every binding of the stack and aborts
+// everything.
 //
 // # Counters
 //
