@@ -186,3 +186,28 @@ func TestDriverStack(t *testing.T) {
 		t.Error("a binding after the last one joined the closed stack")
 	}
 }
+
+// TestBindingCloseDetaches: a binding a program closes itself gets no
+// UnbindAdapter, yet its NIC goes and its connections are aborted.
+func TestBindingCloseDetaches(t *testing.T) {
+	a, b := pair(t, nil, nil)
+	ca, _ := connect(t, a, b, 5004)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := a.ifc.Binding().Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	returnsSoon(t, map[string]func() error{
+		"read": func() error { _, err := ca.Read(make([]byte, 1)); return err },
+	})
+	select {
+	case <-a.ifc.Done():
+	case <-time.After(ndistest.WaitTimeout):
+		t.Fatal("the interface outlived its binding")
+	}
+	if n := len(a.st.Interfaces()); n != 0 {
+		t.Errorf("%d interfaces after the close", n)
+	}
+}
