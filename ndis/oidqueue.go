@@ -378,7 +378,7 @@ func (a *Adapter) stepOID() bool {
 	a.oidActive = e
 	a.mu.Unlock()
 
-	a.enterMiniport("MiniportOidRequest(" + e.req.OID.String() + ")")
+	a.enterMiniportOID(e.req.OID)
 	s := a.mp.OidRequest(&e.req)
 	a.leaveMiniport()
 	if s != StatusPending {
@@ -390,6 +390,9 @@ func (a *Adapter) stepOID() bool {
 	case s == StatusPending:
 		if !e.completed {
 			e.pending = true
+			if e.b == nil && resetPhase(a.reset.phase.Load()&phaseMask) == resetRestoring {
+				a.armResetTimerLocked() // a restore the miniport may never finish (R10)
+			}
 		}
 		a.mu.Unlock()
 	case e.completed:
@@ -577,6 +580,9 @@ func (a *Adapter) commitLocked(e *oidEntry) {
 			c.packetFilter, c.packetFilterSet = binary.LittleEndian.Uint32(e.req.Buffer), true
 		}
 	case OID8023MulticastList:
+		if e.b == nil && e.kind == oidPlain {
+			break // a restore sets again what is cached (R8)
+		}
 		if list, s := DecodeMulticastList(e.req.Buffer); s == StatusSuccess {
 			c.multicast, c.multicastSet = list, true
 		}

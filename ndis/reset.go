@@ -1,8 +1,10 @@
 package ndis
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +104,7 @@ type resetLocked struct {
 	addressing  bool
 	restore     []*oidEntry // restore requests not yet dispatched
 	restoring   []*oidEntry // every restore request of this reset
+	spare       []*oidEntry // restore requests of past resets, for reuse
 	bound       []*Binding  // bindings that were told RESET_START
 	timer       Timer
 	gen         uint64 // which reset the timer is for
@@ -535,13 +538,13 @@ func (a *Adapter) resetCompletedLocked() bool {
 		a.mu.Lock()
 	}
 	if resetSucceeded(a.rs.status) && a.rs.addressing {
-		a.rs.restore = a.restoreRequestsLocked()
-		a.rs.restoring = append(a.rs.restoring[:0], a.rs.restore...)
-		if len(a.rs.restore) > 0 {
+		a.rs.restoring = a.restoreRequestsLocked(a.rs.restoring[:0])
+		a.rs.restore = a.rs.restoring // stepOID takes them from the front
+		if n := len(a.rs.restore); n > 0 {
+			// The restore is bounded too: its timer is armed when a request
+			// of it goes pending at the miniport (stepOID).
 			a.reset.phase.Store(uint32(resetRestoring))
-			a.armResetTimerLocked() // the restore is bounded too
-			a.events = append(a.events, Event{Kind: EventResetRestore, Cause: a.rs.cause,
-				Detail: fmt.Sprintf("%d addressing requests", len(a.rs.restore))})
+			a.events = append(a.events, Event{Kind: EventResetRestore, Cause: a.rs.cause, Detail: restoreDetail(n)})
 			a.mu.Unlock()
 			return true
 		}
@@ -555,29 +558,58 @@ func resetSucceeded(s Status) bool { return s == StatusSuccess || s == StatusSof
 // restoreRequestsLocked builds the sets that put addressing back (R8), in
 // NDIS's order: packet filter, multicast list, offload encapsulation,
 // wake-up patterns, then the lookahead.
-func (a *Adapter) restoreRequestsLocked() []*oidEntry {
+// The entries and buffers of a completed restore are kept for the next one
+// (not those the miniport may still hold), so a reset allocates nothing
+// for its restore in steady state.
+func (a *Adapter) restoreRequestsLocked(es []*oidEntry) []*oidEntry {
 	c := &a.cache
-	var es []*oidEntry
-	add := func(oid OID, buf []byte) {
-		es = append(es, &oidEntry{req: OidRequest{Type: RequestSet, OID: oid, Buffer: append([]byte{}, buf...)}})
+	add := func(oid OID) *oidEntry {
+		var e *oidEntry
+		if n := len(a.rs.spare); n > 0 {
+			e, a.rs.spare = a.rs.spare[n-1], a.rs.spare[:n-1]
+			*e = oidEntry{req: OidRequest{Buffer: e.req.Buffer[:0]}}
+		} else {
+			e = new(oidEntry)
+		}
+		e.req.Type, e.req.OID = RequestSet, oid
+		es = append(es, e)
+		return e
 	}
 	if c.packetFilterSet {
-		add(OIDGenCurrentPacketFilter, Ulong(c.packetFilter))
+		e := add(OIDGenCurrentPacketFilter)
+		e.req.Buffer = binary.LittleEndian.AppendUint32(e.req.Buffer, c.packetFilter)
 	}
 	if c.multicastSet {
-		add(OID8023MulticastList, EncodeMulticastList(c.multicast))
+		e := add(OID8023MulticastList)
+		for _, m := range c.multicast {
+			e.req.Buffer = append(e.req.Buffer, m[:]...)
+		}
 	}
 	if c.offload != nil {
-		add(OIDOffloadEncapsulation, c.offload)
+		e := add(OIDOffloadEncapsulation)
+		e.req.Buffer = append(e.req.Buffer, c.offload...)
 	}
 	for _, p := range c.wakePatterns {
-		add(OIDPnpAddWakeUpPattern, p)
+		e := add(OIDPnpAddWakeUpPattern)
+		e.req.Buffer = append(e.req.Buffer, p...)
 	}
 	if c.lookahead != nil {
-		add(OIDGenCurrentLookahead, c.lookahead)
+		e := add(OIDGenCurrentLookahead)
+		e.req.Buffer = append(e.req.Buffer, c.lookahead...)
 	}
 	return es
 }
+
+// restoreDetail is the detail of an EventResetRestore: how many requests.
+func restoreDetail(n int) string {
+	if n < len(restoreDetails) {
+		return restoreDetails[n]
+	}
+	return strconv.Itoa(n) + " addressing requests"
+}
+
+var restoreDetails = [...]string{"0 addressing requests", "1 addressing request", "2 addressing requests",
+	"3 addressing requests", "4 addressing requests", "5 addressing requests", "6 addressing requests"}
 
 // endResetLocked finishes a reset (R8, R9): count it, reopen the gate, tell
 // every binding RESET_END with the final status, and escalate when resets
@@ -589,6 +621,12 @@ func (a *Adapter) endResetLocked() bool {
 			status = e.status // addressing was not restored: the reset failed
 		}
 	}
+	for _, e := range a.rs.restoring {
+		if !e.orphaned { // the miniport may still hold an orphan
+			a.rs.spare = append(a.rs.spare, e)
+		}
+	}
+	clear(a.rs.restoring)
 	a.rs.restoring, a.rs.restore = a.rs.restoring[:0], nil
 	now := a.rt.cfg.clock.Now()
 	dur := now.Sub(a.rs.started)

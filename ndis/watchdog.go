@@ -103,6 +103,7 @@ type adapterWatch struct {
 	mu        sync.Mutex
 	goid      uint64    // the work goroutine's id, for its stack
 	call      string    // the miniport handler the work goroutine is in, or ""
+	oid       OID       // the request, when call is MiniportOidRequest
 	since     time.Time // when it entered it
 	reported  bool      // this call was reported
 	pending   string    // a pause or restart answered StatusPending, or ""
@@ -121,11 +122,19 @@ func (a *Adapter) onWorkGoroutine() bool {
 	return id != 0 && goroutineID() == id
 }
 
-func (a *Adapter) enterMiniport(name string) {
+func (a *Adapter) enterMiniport(name string) { a.enterCall(name, 0) }
+
+// enterMiniportOID records a MiniportOidRequest call for oid; the
+// report's name is built only if it is ever needed.
+func (a *Adapter) enterMiniportOID(oid OID) { a.enterCall(miniportOidRequest, oid) }
+
+const miniportOidRequest = "MiniportOidRequest"
+
+func (a *Adapter) enterCall(name string, oid OID) {
 	w := &a.wd
 	now := wallClock.Now()
 	w.mu.Lock()
-	w.call, w.since, w.reported = name, now, false
+	w.call, w.oid, w.since, w.reported = name, oid, now, false
 	w.mu.Unlock()
 }
 
@@ -154,7 +163,11 @@ func (a *Adapter) watchHandlers(now time.Time, d time.Duration) {
 	giveUp := false // a pending operation to give up, not a call in progress
 	switch {
 	case w.call != "" && !w.reported && now.Sub(w.since) >= d:
-		stuck = fmt.Sprintf("%s has run for %s", w.call, now.Sub(w.since).Round(time.Millisecond))
+		call := w.call
+		if call == miniportOidRequest {
+			call += "(" + w.oid.String() + ")"
+		}
+		stuck = fmt.Sprintf("%s has run for %s", call, now.Sub(w.since).Round(time.Millisecond))
 		w.reported = true
 	case w.pending != "" && now.Sub(w.pendSince) >= d:
 		stuck = fmt.Sprintf("%s answered NDIS_STATUS_PENDING %s ago and never completed", w.pending, now.Sub(w.pendSince).Round(time.Millisecond))
