@@ -323,14 +323,19 @@ func (s *soak) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	for i, d := range devices {
-		st := d.Stats()
+		// Every received NBL comes back to the miniport, once the frames
+		// still on the wire when the load stopped have been received.
+		st, ndisSt := d.Stats(), adapters[i].Stats()
+		for quiet := time.Now().Add(10 * time.Second); st.RxHeld != 0 || ndisSt.ReceivedNBLs != ndisSt.ReturnedNBLs; {
+			if time.Now().After(quiet) {
+				s.problem("%s: %d receive NBLs held, %d indicated, %d returned", d.Name(), st.RxHeld, ndisSt.ReceivedNBLs, ndisSt.ReturnedNBLs)
+				break
+			}
+			time.Sleep(time.Millisecond)
+			st, ndisSt = d.Stats(), adapters[i].Stats()
+		}
 		for k, n := range st.Fired {
 			r.Faults[k] += n
-		}
-		// Every received NBL came back to the miniport.
-		ndisSt := adapters[i].Stats()
-		if st.RxHeld != 0 || ndisSt.ReceivedNBLs != ndisSt.ReturnedNBLs {
-			s.problem("%s: %d receive NBLs held, %d indicated, %d returned", d.Name(), st.RxHeld, ndisSt.ReceivedNBLs, ndisSt.ReturnedNBLs)
 		}
 		// After every restore the hardware holds what the bindings set.
 		if want := s.union(adapters[i]); !d.Filter().Equal(want) {
