@@ -2,8 +2,25 @@
 // a pair of sim adapters with several bindings, OID requests in flight,
 // pause and restart cycles, operator resets, and every fault of the sim
 // device injected at random from a seed, with the runtime's invariants
-// checked as it runs and at the end. `go test ./miniport/sim -run Chaos`
-// runs it at CI size; Run is the same soak for programs.
+// checked as it runs and at the end. Run is the soak for programs;
+// `go test ./miniport/sim -run Chaos` runs it at CI size (5,000 resets).
+//
+// A soak's size is a count, never a rate: it runs until its resets have
+// been performed, however busy the machine, and reports how fast it went
+// as information. Only the end of Run's context stops it short, and that
+// is a problem in the report: the context's deadline is there to catch a
+// hang. The test sizes the soak from the environment:
+//
+//	GONDIS_CHAOS_RESETS    the soak's size: resets to perform (default 5,000)
+//	GONDIS_CHAOS_DURATION  a soak length for long runs, as a Go duration:
+//	                       the soak also runs at least this long (default:
+//	                       the count alone); it must fit in the test's
+//	                       -timeout
+//	GONDIS_CHAOS_SEED      the seed of a run to replay; every run prints its
+//	                       seed
+//
+// The test's -timeout bounds the soak: its deadline, less the time the soak
+// needs to stop and report, is the hang deadline (10 minutes without one).
 package chaos
 
 import (
@@ -22,18 +39,21 @@ import (
 	"github.com/gondis/gondis/ndis"
 )
 
-// Config sizes a soak.
+// Config sizes a soak: it runs until Resets resets were performed and,
+// with Duration, for at least Duration too. Neither is a bound on time:
+// Run's context is.
 type Config struct {
 	Seed     uint64        // the seed of every random choice; 0: from the time
-	Resets   int           // stop once this many resets were performed (default 5,000)
-	Duration time.Duration // stop at the latest after this long (default 60 s)
+	Resets   int           // the soak's size: resets to perform (default 5,000)
+	Duration time.Duration // a soak length for long runs: run at least this long as well (default 0: the count alone)
 	Logger   *slog.Logger  // the runtime's logger (default: discard)
 }
 
 // Report is what a soak saw. Err says whether every invariant held.
 type Report struct {
 	Seed        uint64
-	Elapsed     time.Duration
+	Target      int                                    // the resets the soak was to perform (Config.Resets)
+	Elapsed     time.Duration                          // the whole run, set-up and tear-down included
 	Resets      map[ndis.ResetCause]ndis.ResetCounters // summed over the adapters
 	Escalations []string                               // "adapter: why", for every adapter that failed
 	Faults      map[sim.FaultKind]uint64               // faults fired, over the devices
@@ -57,10 +77,29 @@ func (r *Report) Err() error {
 	return errors.New("chaos: " + strings.Join(r.Problems, "; "))
 }
 
+// Performed returns the resets performed, over every cause.
+func (r *Report) Performed() uint64 {
+	var n uint64
+	for _, rc := range r.Resets {
+		n += rc.Performed
+	}
+	return n
+}
+
+// Rate returns the resets performed per second of the run: a measure of
+// the machine as much as of the runtime, never a pass or a fail.
+func (r *Report) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Performed()) / r.Elapsed.Seconds()
+}
+
 // String is the soak's summary.
 func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos soak, seed %d, %s\n", r.Seed, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  %d of %d resets, %.0f a second (for information)\n", r.Performed(), r.Target, r.Rate())
 	fmt.Fprintf(&b, "  resets by cause:")
 	var total, coalesced, dropped, failed uint64
 	for _, c := range ndis.ResetCauses() {
@@ -121,8 +160,12 @@ func (s *soak) intn(n int) int {
 	return s.rng.IntN(n)
 }
 
-// Run runs a soak. It returns an error only when the soak could not be set
-// up; broken invariants are in the report (Report.Err).
+// Run runs a soak until its size is reached (Config). It returns an error
+// only when the soak could not be set up; broken invariants are in the
+// report (Report.Err). When ctx ends first, the soak stops, winds down and
+// reports that it was cut short: give ctx a deadline to catch a hang, and
+// leave Run a minute beyond it to stop the load, let the adapters settle
+// and close the runtime.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = uint64(time.Now().UnixNano())
@@ -130,15 +173,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Resets <= 0 {
 		cfg.Resets = 5000
 	}
-	if cfg.Duration <= 0 {
-		cfg.Duration = 60 * time.Second
-	}
+	cfg.Duration = max(cfg.Duration, 0)
 	s := &soak{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)), violations: make(map[string]int)}
 	opts := []ndis.Option{
 		ndis.WithVerifier(ndis.VerifierLog),
 		ndis.WithViolationHandler(s.violation),
 		ndis.WithCheckForHangInterval(10 * time.Millisecond),
-		ndis.WithResetTimeout(time.Second),
+		// A pending reset ends within slowFor; only a hang takes longer
+		// than this, however busy the machine.
+		ndis.WithResetTimeout(10 * time.Second),
 		ndis.WithResetEscalation(ndis.Escalation{MaxConsecutiveFailures: 4}),
 		ndis.WithEventHandler(s.event),
 	}
@@ -163,6 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	report.Elapsed = time.Since(start)
+	report.Target = cfg.Resets
 	s.finish(report)
 	return report, nil
 }
@@ -191,11 +235,10 @@ const (
 	slowFor     = 20 * time.Millisecond
 )
 
-// run sets up the pair, runs the load and the chaos until enough resets or
-// time, then quiesces and checks.
+// run sets up the pair, runs the load and the chaos until the soak's size
+// is reached or ctx ends, then quiesces and checks. Nothing after the soak
+// waits on ctx: it may have ended.
 func (s *soak) run(ctx context.Context) (*Report, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Duration)
-	defer cancel()
 	// The soak registers a sim driver of its own, whose wires no other
 	// adapter is on.
 	params := map[string]string{"wire": "chaos", "send_timeout": sendTimeout.String(), "tx_ring": "64", "rx_ring": "128"}
@@ -238,19 +281,7 @@ func (s *soak) run(ctx context.Context) (*Report, error) {
 	chaos.Go(func() { s.faults(stopChaos, devices) })
 	chaos.Go(func() { s.operator(stopChaos, adapters) })
 
-	tick := time.NewTicker(10 * time.Millisecond)
-	for s.performed(adapters) < uint64(s.cfg.Resets) {
-		select {
-		case <-ctx.Done():
-			if s.performed(adapters) < uint64(s.cfg.Resets) {
-				s.problem("only %d resets in %s", s.performed(adapters), s.cfg.Duration)
-			}
-			goto quiesce
-		case <-tick.C:
-		}
-	}
-quiesce:
-	tick.Stop()
+	s.await(ctx, adapters)
 	close(stopChaos)
 	chaos.Wait()
 	for _, d := range devices {
@@ -292,14 +323,19 @@ quiesce:
 		}
 	}
 	for i, d := range devices {
-		st := d.Stats()
+		// Every received NBL comes back to the miniport, once the frames
+		// still on the wire when the load stopped have been received.
+		st, ndisSt := d.Stats(), adapters[i].Stats()
+		for quiet := time.Now().Add(10 * time.Second); st.RxHeld != 0 || ndisSt.ReceivedNBLs != ndisSt.ReturnedNBLs; {
+			if time.Now().After(quiet) {
+				s.problem("%s: %d receive NBLs held, %d indicated, %d returned", d.Name(), st.RxHeld, ndisSt.ReceivedNBLs, ndisSt.ReturnedNBLs)
+				break
+			}
+			time.Sleep(time.Millisecond)
+			st, ndisSt = d.Stats(), adapters[i].Stats()
+		}
 		for k, n := range st.Fired {
 			r.Faults[k] += n
-		}
-		// Every received NBL came back to the miniport.
-		ndisSt := adapters[i].Stats()
-		if st.RxHeld != 0 || ndisSt.ReceivedNBLs != ndisSt.ReturnedNBLs {
-			s.problem("%s: %d receive NBLs held, %d indicated, %d returned", d.Name(), st.RxHeld, ndisSt.ReceivedNBLs, ndisSt.ReturnedNBLs)
 		}
 		// After every restore the hardware holds what the bindings set.
 		if want := s.union(adapters[i]); !d.Filter().Equal(want) {
@@ -307,6 +343,29 @@ quiesce:
 		}
 	}
 	return r, nil
+}
+
+// await returns once the soak's size is reached: its resets performed and,
+// with a Duration, that long soaked. When ctx ends first, the soak is cut
+// short, which is a problem: the deadline is there to catch a hang.
+func (s *soak) await(ctx context.Context, as []*ndis.Adapter) {
+	start := time.Now()
+	sized := func() bool {
+		return s.performed(as) >= uint64(s.cfg.Resets) && time.Since(start) >= s.cfg.Duration
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !sized() {
+		select {
+		case <-ctx.Done():
+			if !sized() {
+				s.problem("cut short (%v) after %d of %d resets in %s: hung?",
+					context.Cause(ctx), s.performed(as), s.cfg.Resets, time.Since(start).Round(time.Millisecond))
+			}
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // performed counts the resets performed on the adapters.
@@ -370,8 +429,8 @@ func (s *soak) drill(ctx context.Context) error {
 	a.ResetMiniport() // the driver's request: operator resets do not escalate
 	select {
 	case <-a.Done():
-	case <-time.After(10 * time.Second):
-		s.problem("the drill adapter did not escalate")
+	case <-ctx.Done():
+		s.problem("the drill adapter did not escalate: %v", context.Cause(ctx))
 		return nil
 	}
 	s.mu.Lock()
