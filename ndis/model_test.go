@@ -855,8 +855,6 @@ func TestModelString(t *testing.T) {
 // as for a protocol's request (R7): the violation is reported, the request
 // is given up, and the adapter's requests flow again.
 func TestModelResetLeavesRuntimeOid(t *testing.T) {
-	t.Skip("runtime bug: resetCompletedLocked neither reports nor gives up a request of the runtime's own " +
-		"(oidEntry.b == nil) that the miniport still holds, so every later request waits behind it")
 	e := newEnv(t)
 	e.adapter("eth0")
 	b1, rec1 := e.bind("eth0")
