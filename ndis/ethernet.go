@@ -1,5 +1,7 @@
 package ndis
 
+import "encoding/binary"
+
 // EthernetHeaderSize is the length of an Ethernet II header: destination,
 // source and EtherType. An adapter's largest frame is its MTU plus this.
 const EthernetHeaderSize = 14
@@ -69,15 +71,12 @@ func (f *PacketFilter) accepts(dst, station uint64) bool {
 
 // bits packs an address into the low 48 bits of a word, first byte lowest,
 // so the group bit of the address is bit 0.
-func (m MacAddress) bits() uint64 {
-	return uint64(m[0]) | uint64(m[1])<<8 | uint64(m[2])<<16 | uint64(m[3])<<24 | uint64(m[4])<<32 | uint64(m[5])<<40
-}
+func (m MacAddress) bits() uint64 { return frameDst(m[:]) }
 
 // frameDst is the destination address of a frame of at least 6 bytes, as
 // bits packs it: one 32-bit and one 16-bit load.
 func frameDst(f []byte) uint64 {
-	_ = f[5]
-	return uint64(f[0]) | uint64(f[1])<<8 | uint64(f[2])<<16 | uint64(f[3])<<24 | uint64(f[4])<<32 | uint64(f[5])<<40
+	return uint64(binary.LittleEndian.Uint32(f)) | uint64(binary.LittleEndian.Uint16(f[4:6]))<<32
 }
 
 const broadcastBits = 1<<48 - 1
