@@ -158,10 +158,8 @@ func TestReceiveFiltering(t *testing.T) {
 func TestReceiveSharedReturn(t *testing.T) {
 	e := newEnv(t)
 	e.adapter("eth0")
-	b1, r1 := e.bind("eth0")
-	b2, r2 := e.bind("eth0")
-	e.setFilter(b1, ndis.PacketTypePromiscuous)
-	e.setFilter(b2, ndis.PacketTypePromiscuous)
+	_, r1 := e.bindFiltered("eth0", ndis.PacketTypePromiscuous)
+	_, r2 := e.bindFiltered("eth0", ndis.PacketTypePromiscuous)
 	r1.KeepReceives(true)
 	r2.KeepReceives(true)
 	l := e.fake.Indicate(0, frame(ndis.BroadcastAddress, "one"), frame(ndis.BroadcastAddress, "two"))
@@ -184,10 +182,8 @@ func TestReceiveSharedReturn(t *testing.T) {
 func TestReceiveResources(t *testing.T) {
 	e := newEnv(t)
 	e.adapter("eth0")
-	b1, r1 := e.bind("eth0")
-	b2, r2 := e.bind("eth0")
-	e.setFilter(b1, ndis.PacketTypeBroadcast)
-	e.setFilter(b2, ndis.PacketTypePromiscuous)
+	_, r1 := e.bindFiltered("eth0", ndis.PacketTypeBroadcast)
+	_, r2 := e.bindFiltered("eth0", ndis.PacketTypePromiscuous)
 	other := ndis.MacAddress{2, 0, 0, 0, 0, 7}
 	l := e.fake.Indicate(ndis.ReceiveFlagResources, frame(ndis.BroadcastAddress, "a"), frame(other, "b"), frame(ndis.BroadcastAddress, "c"))
 	if l.Len() != 3 {

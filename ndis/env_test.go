@@ -139,6 +139,15 @@ func (e *env) setFilter(b *ndis.Binding, f uint32) {
 	}
 }
 
+// bindFiltered binds the recording protocol to adapter and sets the
+// binding's packet filter to f.
+func (e *env) bindFiltered(adapter string, f uint32) (*ndis.Binding, *ndistest.Recorder) {
+	e.t.Helper()
+	b, rec := e.bind(adapter)
+	e.setFilter(b, f)
+	return b, rec
+}
+
 // frame returns a frame to dst carrying payload, from a station of its
 // own.
 func frame(dst ndis.MacAddress, payload string) []byte {

@@ -367,8 +367,7 @@ func TestResetCompletedDuringPause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypeDirected)
+	_, rec := e.bindFiltered("eth0", ndis.PacketTypeDirected)
 	e.fake.PendResets = true
 	e.reset("eth0")
 	rec.WaitStatus(t, ndis.StatusResetStart, 1)
@@ -519,8 +518,7 @@ func TestOperatorResets(t *testing.T) {
 func TestPauseWaitsForReceives(t *testing.T) {
 	e := newEnv(t)
 	a := e.adapter("eth0")
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypeBroadcast)
+	_, rec := e.bindFiltered("eth0", ndis.PacketTypeBroadcast)
 	rec.KeepReceives(true)
 	e.fake.Indicate(0, frame(ndis.BroadcastAddress, "held"), frame(ndis.BroadcastAddress, "held too"))
 	e.v.Expect(ndis.RulePauseReceivesOutstanding)

@@ -51,8 +51,7 @@ func TestPool(t *testing.T) {
 func TestPerfectFiltered(t *testing.T) {
 	e := newEnv(t)
 	e.adapter("eth0")
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypeBroadcast)
+	_, rec := e.bindFiltered("eth0", ndis.PacketTypeBroadcast)
 	other := ndis.MacAddress{2, 0, 0, 0, 0, 3}
 	// The fake claims a unicast frame passed its filter: trusted.
 	e.fake.Indicate(ndis.ReceiveFlagPerfectFiltered, frame(other, "trusted"))
@@ -60,8 +59,7 @@ func TestPerfectFiltered(t *testing.T) {
 		t.Fatalf("perfectly filtered frame not delivered")
 	}
 	// With a second binding of another filter the runtime filters again.
-	b2, rec2 := e.bind("eth0")
-	e.setFilter(b2, ndis.PacketTypeDirected)
+	_, rec2 := e.bindFiltered("eth0", ndis.PacketTypeDirected)
 	e.fake.Indicate(ndis.ReceiveFlagPerfectFiltered, frame(ndis.BroadcastAddress, "bcast"))
 	if rec.Received() != 2 || rec2.Received() != 0 {
 		t.Fatalf("broadcast: %d to the BROADCAST binding (want 2 in all), %d to the DIRECTED one", rec.Received(), rec2.Received())

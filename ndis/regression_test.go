@@ -40,8 +40,7 @@ func TestRestoreTimeout(t *testing.T) {
 	e := newEnv(t, ndis.WithResetTimeout(10*time.Second))
 	e.fake.ResetAddressing = true
 	a := e.adapter("eth0")
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypeDirected)
+	_, rec := e.bindFiltered("eth0", ndis.PacketTypeDirected)
 	e.fake.Do(func(f *ndistest.Fake) { f.PendOIDs = true })
 	e.v.Expect(ndis.RuleResetTimeout)
 	e.reset("eth0")

@@ -607,8 +607,7 @@ func TestR12BindAndReceiveDuringReset(t *testing.T) {
 	e := newEnv(t)
 	e.fake.PendResets = true
 	a := e.adapter("eth0")
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypePromiscuous)
+	_, rec := e.bindFiltered("eth0", ndis.PacketTypePromiscuous)
 	a.ResetMiniport()
 	rec.WaitStatus(t, ndis.StatusResetStart, 1)
 	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
@@ -707,8 +706,7 @@ func TestR14CountersAndEvents(t *testing.T) {
 		return true, ndis.StatusPending
 	}
 	a := e.adapter("eth0")
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypeDirected)
+	b, rec := e.bindFiltered("eth0", ndis.PacketTypeDirected)
 	e.reset("eth0")
 	ndistest.Eventually(t, func() bool { return e.fake.Resets() == 1 }, "Reset called")
 	a.ResetComplete(ndis.StatusSuccess, true)

@@ -12,8 +12,7 @@ func TestSmoke(t *testing.T) {
 	if a.State() != ndis.AdapterRunning {
 		t.Fatalf("state %v", a.State())
 	}
-	b, rec := e.bind("eth0")
-	e.setFilter(b, ndis.PacketTypePromiscuous)
+	b, rec := e.bindFiltered("eth0", ndis.PacketTypePromiscuous)
 	b.SendNetBufferLists(ndis.NewNetBufferList(frame(ndis.BroadcastAddress, "x")))
 	if rec.Completed() != 1 {
 		t.Fatalf("completed %d", rec.Completed())
