@@ -148,6 +148,21 @@ func (e *env) bindFiltered(adapter string, f uint32) (*ndis.Binding, *ndistest.R
 	return b, rec
 }
 
+// removeDuringReset starts RemoveAdapter(name) beside a running reset and
+// fails t if it returns within d: a halt waits for the reset (R13). The
+// channel delivers RemoveAdapter's result once the reset has ended.
+func removeDuringReset(t ndistest.TB, rt *ndis.Runtime, name string, d time.Duration) <-chan error {
+	t.Helper()
+	removed := make(chan error, 1)
+	go func() { removed <- rt.RemoveAdapter(context.Background(), name) }()
+	select {
+	case err := <-removed:
+		t.Fatalf("RemoveAdapter returned (%v) during a reset", err)
+	case <-time.After(d):
+	}
+	return removed
+}
+
 // frame returns a frame to dst carrying payload, from a station of its
 // own.
 func frame(dst ndis.MacAddress, payload string) []byte {

@@ -676,13 +676,7 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 			if e.m.resetting {
 				e.mayReenter(t, onResetEnd)
 				// A halt waits for the reset (R13): complete it meanwhile.
-				done := make(chan error, 1)
-				go func() { done <- e.rt.RemoveAdapter(context.Background(), "eth0") }()
-				select {
-				case err := <-done:
-					t.Fatalf("RemoveAdapter returned (%v) during a reset", err)
-				case <-time.After(2 * time.Millisecond):
-				}
+				done := removeDuringReset(t, e.rt, "eth0", 2*time.Millisecond)
 				if e.pendingOid != nil {
 					e.v.Expect(ndis.RuleResetPendingRequests)
 				}

@@ -666,13 +666,7 @@ func TestR13PauseAndHaltDuringReset(t *testing.T) {
 			// Halt waits for a running reset.
 			a.ResetMiniport()
 			ndistest.Eventually(t, func() bool { return e.fake.Resets() == 2 }, "second Reset")
-			removed := make(chan error, 1)
-			go func() { removed <- e.rt.RemoveAdapter(context.Background(), "eth0") }()
-			select {
-			case err := <-removed:
-				t.Fatalf("RemoveAdapter finished (%v) during a reset", err)
-			case <-time.After(10 * time.Millisecond):
-			}
+			removed := removeDuringReset(t, e.rt, "eth0", 10*time.Millisecond)
 			if e.fake.IsHalted() {
 				t.Fatal("halted during a reset")
 			}
