@@ -9,10 +9,10 @@ import (
 	"github.com/gondis/gondis/ndis/ndistest"
 )
 
-// env is one runtime with a fake miniport driver and a recording protocol,
-// on a fake clock, in strict verifier mode.
-type env struct {
-	t     *testing.T
+// fixture is one runtime with the fake miniport driver "fake" and the
+// recording protocol "rec", on a fake clock, in strict verifier mode; the
+// runtime closes when the test ends.
+type fixture struct {
 	ctx   context.Context
 	clock *ndistest.FakeClock
 	v     *ndistest.Verifier
@@ -21,27 +21,51 @@ type env struct {
 	rec   *ndistest.RecorderDriver
 }
 
-func newEnv(t *testing.T, opts ...ndis.Option) *env {
+// fixtureT is what a fixture needs of a test: a *testing.T or a *rapid.T.
+type fixtureT interface {
+	ndistest.TB
+	Cleanup(func())
+}
+
+// newFixture builds a fixture with the runtime options opts. driver, if not
+// nil, makes the miniport driver registered as "fake" from the fake (a
+// model wraps its handlers); by default it is the fake's own.
+func newFixture(t fixtureT, driver func(*ndistest.Fake) ndis.MiniportDriver, opts ...ndis.Option) fixture {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: ndistest.NewFakeClock(), fake: ndistest.NewFake(),
+	f := fixture{ctx: context.Background(), clock: ndistest.NewFakeClock(), fake: ndistest.NewFake(),
 		rec: ndistest.NewRecorderDriver("rec")}
-	e.v = ndistest.NewVerifier(t)
-	all := append(e.v.Options(), ndis.WithClock(e.clock))
-	e.rt = ndis.New(append(all, opts...)...)
-	if err := e.rt.RegisterMiniportDriver(e.fake.Driver("fake", ndis.Version630)); err != nil {
-		t.Fatal(err)
+	f.v = ndistest.NewVerifier(t)
+	all := append(f.v.Options(), ndis.WithClock(f.clock))
+	f.rt = ndis.New(append(all, opts...)...)
+	d := f.fake.Driver("fake", ndis.Version630)
+	if driver != nil {
+		d = driver(f.fake)
 	}
-	if err := e.rt.RegisterProtocolDriver(e.rec.Driver()); err != nil {
-		t.Fatal(err)
+	if err := f.rt.RegisterMiniportDriver(d); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := f.rt.RegisterProtocolDriver(f.rec.Driver()); err != nil {
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := e.rt.Close(ctx); err != nil {
+		if err := f.rt.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return e
+	return f
+}
+
+// env is a fixture for one test.
+type env struct {
+	t *testing.T
+	fixture
+}
+
+func newEnv(t *testing.T, opts ...ndis.Option) *env {
+	t.Helper()
+	return &env{t: t, fixture: newFixture(t, nil, opts...)}
 }
 
 // adapter adds a Running adapter of the fake driver.

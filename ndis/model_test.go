@@ -69,13 +69,8 @@ const modelMaxFailures = 3
 
 // modelEnv is the system under test for one rapid run.
 type modelEnv struct {
-	t     *rapid.T
-	ctx   context.Context
-	clock *ndistest.FakeClock
-	v     *ndistest.Verifier
-	rt    *ndis.Runtime
-	fake  *ndistest.Fake
-	rec   *ndistest.RecorderDriver
+	t *rapid.T
+	fixture
 	a     *ndis.Adapter
 	m     model
 	ended atomic.Int64 // EventResetEnd events
@@ -95,8 +90,27 @@ type modelEnv struct {
 }
 
 func newModelEnv(t *rapid.T) *modelEnv {
-	e := &modelEnv{t: t, ctx: context.Background(), clock: ndistest.NewFakeClock(), fake: ndistest.NewFake(),
-		rec: ndistest.NewRecorderDriver("rec"), slots: make(map[*ndistest.Recorder]*hookSlot)}
+	e := &modelEnv{t: t, slots: make(map[*ndistest.Recorder]*hookSlot)}
+	driver := func(f *ndistest.Fake) ndis.MiniportDriver {
+		// Every reset pends: the model decides when and how it completes.
+		f.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
+		d := f.Driver("fake", ndis.Version630)
+		initialize := d.Initialize
+		d.Initialize = func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
+			if _, err := initialize(a, p); err != nil {
+				return nil, err
+			}
+			return &modelMiniport{Fake: f, a: a, from: &e.linkIn, flips: &e.flips}, nil
+		}
+		return d
+	}
+	e.fixture = newFixture(t, driver, ndis.WithResetTimeout(time.Hour),
+		ndis.WithEventHandler(func(ev ndis.Event) {
+			if ev.Kind == ndis.EventResetEnd {
+				e.ended.Add(1)
+			}
+		}),
+		ndis.WithResetEscalation(ndis.Escalation{MaxConsecutiveFailures: modelMaxFailures}))
 	e.rec.Setup = func(r *ndistest.Recorder) {
 		h := &hookSlot{b: r.B}
 		h.install(r)
@@ -104,47 +118,19 @@ func newModelEnv(t *rapid.T) *modelEnv {
 		e.slots[r] = h
 		e.slotsMu.Unlock()
 	}
-	e.v = ndistest.NewVerifier(t)
-	e.rt = ndis.New(append(e.v.Options(), ndis.WithClock(e.clock), ndis.WithResetTimeout(time.Hour),
-		ndis.WithEventHandler(func(ev ndis.Event) {
-			if ev.Kind == ndis.EventResetEnd {
-				e.ended.Add(1)
-			}
-		}),
-		ndis.WithResetEscalation(ndis.Escalation{MaxConsecutiveFailures: modelMaxFailures}))...)
 	// The oid-timeout cause is a stuck OID that the fake's pending resets
 	// leave held: the NDIS 6.30 rule breaks by design (R7).
 	e.v.Expect(ndis.RuleResetPendingRequests)
-	// Every reset pends: the model decides when and how it completes.
-	e.fake.OnReset = func() (bool, ndis.Status) { return false, ndis.StatusPending }
-	driver := e.fake.Driver("fake", ndis.Version630)
-	initialize := driver.Initialize
-	driver.Initialize = func(a *ndis.Adapter, p ndis.InitParameters) (ndis.Miniport, error) {
-		if _, err := initialize(a, p); err != nil {
-			return nil, err
-		}
-		return &modelMiniport{Fake: e.fake, a: a, from: &e.linkIn, flips: &e.flips}, nil
-	}
-	if err := e.rt.RegisterMiniportDriver(driver); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.rt.RegisterProtocolDriver(e.rec.Driver()); err != nil {
-		t.Fatal(err)
-	}
 	a, err := e.rt.AddAdapter(e.ctx, "eth0", "fake", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.a = a
 	e.m.state = ndis.AdapterRunning
+	// Cleanups run last first: the reset completes before the runtime closes.
 	t.Cleanup(func() {
 		if e.m.resetting {
 			a.ResetComplete(ndis.StatusSuccess, false)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.rt.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
 		}
 	})
 	return e
