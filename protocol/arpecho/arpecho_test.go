@@ -282,13 +282,5 @@ func TestReport(t *testing.T) {
 		"link_ups": float64(st.LinkUps), "link_downs": float64(st.LinkDowns),
 		"completed{status=NDIS_STATUS_SUCCESS}": 3,
 	}
-	got := prototest.Report(t, b)
-	if len(got) != len(want) {
-		t.Errorf("report %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
-	}
+	prototest.CheckReport(t, b, want)
 }

@@ -70,15 +70,7 @@ func TestReport(t *testing.T) {
 	for s, n := range st.Completed {
 		want["completed{status="+s.String()+"}"] = float64(n)
 	}
-	got := prototest.Report(t, b)
-	if len(got) != len(want) {
-		t.Errorf("report %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if g, ok := got[k]; !ok || g != v {
-			t.Errorf("%s = %v (reported %v), want %v", k, g, ok, v)
-		}
-	}
+	prototest.CheckReport(t, b, want)
 	if k, _ := prototest.Kind(b, "resetting"); k != ndis.DetailGauge {
 		t.Errorf("resetting is a %v", k)
 	}

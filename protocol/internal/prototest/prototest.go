@@ -93,6 +93,21 @@ func Report(t testing.TB, b *ndis.Binding) map[string]float64 {
 	return m
 }
 
+// CheckReport fails the test unless b's protocol reports exactly the
+// values of want, keyed as Report keys them.
+func CheckReport(t testing.TB, b *ndis.Binding, want map[string]float64) {
+	t.Helper()
+	got := Report(t, b)
+	if len(got) != len(want) {
+		t.Errorf("report %v\nwant %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (reported %v), want %v", k, g, ok, v)
+		}
+	}
+}
+
 var snake = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
 // Kind returns the kind of the detail called name that b's protocol
