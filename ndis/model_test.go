@@ -298,6 +298,24 @@ func (e *modelEnv) armLink(t *rapid.T, h linkFrom) bool {
 	return true
 }
 
+// change runs the pause or restart op, legal only from the model's state
+// from, and moves the model to state to; from another state op must fail
+// with ErrInvalidState. When legal, the miniport may be armed to indicate a
+// link state from handler h, which op calls; change reports whether it was.
+func (e *modelEnv) change(t *rapid.T, name string, op func(context.Context, string) error, from, to ndis.AdapterState, h linkFrom) bool {
+	link := e.m.state == from && e.armLink(t, h)
+	err := op(e.ctx, "eth0")
+	if e.m.state == from {
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		e.m.state = to
+	} else if !errors.Is(err, ndis.ErrInvalidState) {
+		t.Fatalf("%s from %s: %v", name, e.m.state, err)
+	}
+	return link
+}
+
 // armedLinkDelivered checks the link state the miniport was armed to
 // indicate from inside one of its handlers, if it was: the handler ran,
 // the indication reached every binding, and what their handlers did from
@@ -553,17 +571,7 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 			}
 		},
 		"pause": func(t *rapid.T) {
-			link := e.m.state == ndis.AdapterRunning && e.armLink(t, linkFromPause)
-			err := e.rt.PauseAdapter(e.ctx, "eth0")
-			if e.m.state == ndis.AdapterRunning {
-				if err != nil {
-					t.Fatalf("pause: %v", err)
-				}
-				e.m.state = ndis.AdapterPaused
-			} else if !errors.Is(err, ndis.ErrInvalidState) {
-				t.Fatalf("pause from %s: %v", e.m.state, err)
-			}
-			if link {
+			if e.change(t, "pause", e.rt.PauseAdapter, ndis.AdapterRunning, ndis.AdapterPaused, linkFromPause) {
 				sc := scenePausing
 				if e.m.resetting {
 					sc = sceneResetting
@@ -575,17 +583,7 @@ func (e *modelEnv) actions() map[string]func(*rapid.T) {
 			if e.m.resetting {
 				t.Skip("a restart waits for the reset to end")
 			}
-			link := e.m.state == ndis.AdapterPaused && e.armLink(t, linkFromRestart)
-			err := e.rt.RestartAdapter(e.ctx, "eth0")
-			if e.m.state == ndis.AdapterPaused {
-				if err != nil {
-					t.Fatalf("restart: %v", err)
-				}
-				e.m.state = ndis.AdapterRunning
-			} else if !errors.Is(err, ndis.ErrInvalidState) {
-				t.Fatalf("restart from %s: %v", e.m.state, err)
-			}
-			if link {
+			if e.change(t, "restart", e.rt.RestartAdapter, ndis.AdapterPaused, ndis.AdapterRunning, linkFromRestart) {
 				e.armedLinkDelivered(t, sceneRestarting)
 			}
 		},
