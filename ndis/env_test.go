@@ -179,12 +179,19 @@ func removeDuringReset(t ndistest.TB, rt *ndis.Runtime, name string, d time.Dura
 	t.Helper()
 	removed := make(chan error, 1)
 	go func() { removed <- rt.RemoveAdapter(context.Background(), name) }()
+	notWithin(t, removed, d, "RemoveAdapter returned (%v) during a reset")
+	return removed
+}
+
+// notWithin fails t with format, given the error, if done delivers
+// within d: the call behind done must still be waiting.
+func notWithin(t ndistest.TB, done <-chan error, d time.Duration, format string) {
+	t.Helper()
 	select {
-	case err := <-removed:
-		t.Fatalf("RemoveAdapter returned (%v) during a reset", err)
+	case err := <-done:
+		t.Fatalf(format, err)
 	case <-time.After(d):
 	}
-	return removed
 }
 
 // frame returns a frame to dst carrying payload, from a station of its

@@ -159,11 +159,7 @@ func TestPendingPauseAndRestart(t *testing.T) {
 	if a.State() != ndis.AdapterPausing {
 		t.Fatalf("state %s while the pause is pending", a.State())
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("PauseAdapter returned %v before PauseComplete", err)
-	case <-time.After(10 * time.Millisecond):
-	}
+	notWithin(t, done, 10*time.Millisecond, "PauseAdapter returned %v before PauseComplete")
 	a.PauseComplete()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -211,11 +207,7 @@ func TestPauseWaitsForSends(t *testing.T) {
 	if l.Status != ndis.StatusPaused || rec.CompletedTimes(l) != 1 {
 		t.Fatalf("send while pausing: status %v, completed %d times", l.Status, rec.CompletedTimes(l))
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("pause finished (%v) with sends held by the miniport", err)
-	case <-time.After(10 * time.Millisecond):
-	}
+	notWithin(t, done, 10*time.Millisecond, "pause finished (%v) with sends held by the miniport")
 	if a.State() != ndis.AdapterPausing {
 		t.Fatalf("state %s", a.State())
 	}

@@ -525,11 +525,7 @@ func TestPauseWaitsForReceives(t *testing.T) {
 	paused := make(chan error, 1)
 	go func() { paused <- e.rt.PauseAdapter(e.ctx, "eth0") }()
 	e.v.Wait(t, ndis.RulePauseReceivesOutstanding) // the fake's Pause does not wait
-	select {
-	case err := <-paused:
-		t.Fatalf("the pause completed with receives outstanding: %v", err)
-	case <-time.After(20 * time.Millisecond):
-	}
+	notWithin(t, paused, 20*time.Millisecond, "the pause completed with receives outstanding: %v")
 	if a.State() != ndis.AdapterPausing {
 		t.Fatalf("state %s while receives are held", a.State())
 	}
