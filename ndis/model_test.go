@@ -435,10 +435,8 @@ func (e *modelEnv) checkReentry(t *rapid.T, mb *modelBinding, r *reentry, sc sce
 			x.allowed = statuses(ndis.StatusSuccess, ndis.StatusClosing)
 			if x.cancelled {
 				// CancelOidRequest gave it up: it completes with
-				// StatusRequestAborted. While the runtime lets the
-				// miniport's late answer show through instead
-				// (TestModelCancelAtMiniport, skipped), the model lets it.
-				x.allowed = statuses(ndis.StatusRequestAborted, ndis.StatusSuccess)
+				// StatusRequestAborted, whatever the miniport answers.
+				x.allowed = statuses(ndis.StatusRequestAborted)
 			}
 		case r.status != ndis.StatusSuccess && slices.Contains(sc.oid, r.status):
 			x.final = true
@@ -874,8 +872,6 @@ func TestModelResetLeavesRuntimeOid(t *testing.T) {
 // it completes with StatusRequestAborted, as CancelOidRequest promises,
 // even when the miniport answers it before the completion has run.
 func TestModelCancelAtMiniport(t *testing.T) {
-	t.Skip("runtime bug: completeOidLocked overwrites the StatusRequestAborted that cancelOid gave an abandoned " +
-		"request with the miniport's late answer, and deliverOidCompletions reads it after")
 	e := newEnv(t)
 	e.fake.PendOIDs = true
 	e.adapter("eth0")

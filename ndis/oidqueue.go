@@ -507,13 +507,14 @@ func (a *Adapter) completeOidLocked(e *oidEntry, s Status) {
 	if a.oidActive == e {
 		a.oidActive = nil
 	}
-	e.completed, e.status = true, s
+	e.completed = true
 	if s == StatusSuccess && e.req.Type == RequestSet {
-		a.commitLocked(e)
+		a.commitLocked(e) // the miniport did it, whoever still listens
 	}
 	if e.abandoned {
-		return
+		return // the caller has its answer (cancelOid), which stays as given
 	}
+	e.status = s
 	if r := e.caller; r != nil && !e.orphaned {
 		r.BytesWritten, r.BytesNeeded = e.req.BytesWritten, e.req.BytesNeeded
 		if r.Type != RequestSet {
