@@ -27,6 +27,7 @@ type Binding struct {
 	closed   atomic.Bool
 	unbound  atomic.Bool  // UnbindAdapter was called, or the protocol closed the binding itself
 	inflight atomic.Int64 // NBLs sent and not yet completed
+	oids     atomic.Int64 // OidRequestAsync requests whose completion has not run
 	// calls counts protocol handlers: running in the low 32 bits, returned
 	// in the high 32, so one atomic add enters or leaves and the watchdog
 	// sees progress.
@@ -204,7 +205,7 @@ func (b *Binding) leave() {
 // sends is in flight and none of its handlers runs. Every decrement of
 // those counts calls it, so the last one out completes the close.
 func (b *Binding) maybeDone() {
-	if b.closed.Load() && b.inflight.Load() == 0 && uint32(b.calls.Load()) == 0 {
+	if b.closed.Load() && b.inflight.Load() == 0 && uint32(b.calls.Load()) == 0 && b.oids.Load() == 0 {
 		b.doneOnce.Do(func() { close(b.done) })
 	}
 }

@@ -21,16 +21,24 @@ type statusItem struct {
 	// indicated, or for RESET_START and RESET_END those of the reset (R12).
 	// A binding closed meanwhile is skipped.
 	bound []*Binding
-	// after, if set, runs once the indication is delivered.
-	after func()
+	// endOfReset: once delivered, the reset is over for R12
+	// (resetEndDelivered runs).
+	endOfReset bool
 }
 
-// statusQueue is an adapter's FIFO of indications.
+// statusQueue is an adapter's FIFO of indications. One goroutine at a
+// time delivers (draining): the drain goroutine, or the work goroutine
+// delivering RESET_START or RESET_END inline after claiming the queue.
 type statusQueue struct {
 	mu       sync.Mutex
 	q        []statusItem
-	spare    []statusItem
-	draining bool // a goroutine is delivering
+	draining bool   // a goroutine is delivering
+	gen      uint64 // bumped when a stuck delivery is abandoned
+	// The item being delivered (when delivering) and the index of the
+	// binding being told, so that an abandoned delivery can be taken over.
+	cur        statusItem
+	delivering bool
+	curIdx     int
 }
 
 // queueStatus queues an indication and makes sure a goroutine delivers it.
@@ -41,54 +49,131 @@ func (a *Adapter) queueStatus(it statusItem) {
 	s.q = append(s.q, it)
 	start := !s.draining
 	s.draining = true
+	gen := s.gen
 	s.mu.Unlock()
 	if start {
-		go a.drainStatus()
+		go a.drainStatus(gen)
 	}
 }
 
-// statusIdle reports whether nothing is queued or being delivered: an
-// indication may then be delivered at once without passing one queued.
-func (a *Adapter) statusIdle() bool {
+// claimStatus claims the queue for an inline delivery when nothing is
+// queued or being delivered; releaseStatus hands it back, starting a drain
+// goroutine for what was queued meanwhile.
+func (a *Adapter) claimStatus() (uint64, bool) {
 	s := &a.status
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.draining
+	if s.draining {
+		return 0, false
+	}
+	s.draining = true
+	return s.gen, true
 }
 
-// drainStatus delivers queued indications, in order, until none is left.
-func (a *Adapter) drainStatus() {
+func (a *Adapter) releaseStatus(gen uint64) {
+	s := &a.status
+	s.mu.Lock()
+	if s.gen != gen {
+		s.mu.Unlock()
+		return // abandoned meanwhile: another goroutine owns the queue
+	}
+	start := len(s.q) > 0
+	s.draining = start
+	s.mu.Unlock()
+	if start {
+		go a.drainStatus(gen)
+	}
+}
+
+// deliverInline delivers one item on the calling goroutine if it can claim
+// the queue, and reports whether it did; otherwise the caller queues it.
+func (a *Adapter) deliverInline(it statusItem) bool {
+	gen, ok := a.claimStatus()
+	if !ok {
+		return false
+	}
+	if a.deliverItem(it, gen) && it.endOfReset {
+		a.resetEndDelivered()
+	}
+	a.releaseStatus(gen)
+	return true
+}
+
+// drainStatus delivers queued indications, in order, until none is left,
+// or until its delivery is abandoned (see abandonStatus).
+func (a *Adapter) drainStatus(gen uint64) {
 	s := &a.status
 	for {
 		s.mu.Lock()
-		q := s.q
-		if len(q) == 0 {
+		if s.gen != gen {
+			s.mu.Unlock()
+			return
+		}
+		if len(s.q) == 0 {
 			s.draining = false
 			s.mu.Unlock()
 			return
 		}
-		s.q, s.spare = s.spare, nil
+		it := s.q[0]
+		s.q[0] = statusItem{}
+		s.q = s.q[1:]
 		s.mu.Unlock()
-		for i := range q {
-			a.deliverStatus(q[i].code, q[i].payload, q[i].bound)
-			if q[i].after != nil {
-				q[i].after()
-			}
-			q[i] = statusItem{}
+		if !a.deliverItem(it, gen) {
+			return // abandoned: the item's rest went to the new owner
 		}
-		s.mu.Lock()
-		s.spare = q[:0]
-		s.mu.Unlock()
+		if it.endOfReset {
+			a.resetEndDelivered()
+		}
 	}
 }
 
-// deliverStatus calls the Status handler of every binding in bound that is
-// still open.
-func (a *Adapter) deliverStatus(code Status, payload []byte, bound []*Binding) {
-	for _, b := range bound {
+// deliverItem calls the Status handler of every binding of the item that
+// is still open, and reports whether the delivery was not abandoned.
+func (a *Adapter) deliverItem(it statusItem, gen uint64) bool {
+	s := &a.status
+	s.mu.Lock()
+	s.cur, s.delivering = it, true
+	s.mu.Unlock()
+	for i, b := range it.bound {
+		s.mu.Lock()
+		if s.gen != gen {
+			s.mu.Unlock()
+			return false
+		}
+		s.curIdx = i
+		s.mu.Unlock()
 		if b.enter() {
-			b.protocol.Status(code, payload)
+			b.protocol.Status(it.code, it.payload)
 			b.leave()
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		return false
+	}
+	s.cur, s.delivering = statusItem{}, false
+	return true
+}
+
+// abandonStatus gives up on a delivery stuck in binding b's Status handler
+// (the watchdog has torn b down): a new goroutine delivers the rest of the
+// item to the bindings after b, ends the reset if it was RESET_END, and drains the queue. The
+// stuck goroutine, if it ever returns, delivers nothing more.
+func (a *Adapter) abandonStatus(b *Binding) {
+	s := &a.status
+	s.mu.Lock()
+	it := s.cur
+	if !s.delivering || it.bound[s.curIdx] != b {
+		s.mu.Unlock()
+		return
+	}
+	s.gen++
+	rest := statusItem{code: it.code, payload: it.payload, bound: it.bound[s.curIdx+1:], endOfReset: it.endOfReset}
+	s.q = append([]statusItem{rest}, s.q...)
+	s.cur, s.delivering = statusItem{}, false
+	s.draining = true
+	gen := s.gen
+	s.mu.Unlock()
+	go a.drainStatus(gen)
 }

@@ -705,3 +705,37 @@ func TestReinitializeFails(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseWaitsForOidCompletions: Close returns, and Done closes, only
+// once the completions of the binding's OidRequestAsync requests have run.
+func TestCloseWaitsForOidCompletions(t *testing.T) {
+	e := newEnv(t)
+	e.fake.PendOIDs = true
+	e.adapter("eth0")
+	b, _ := e.bind("eth0")
+	ran := make(chan ndis.Status, 2)
+	for i := range 2 {
+		if s := b.OidRequestAsync(&ndis.OidRequest{Type: ndis.RequestSet, OID: ndis.OIDGenCurrentLookahead, Buffer: ndis.Ulong(uint32(i))},
+			func(_ *ndis.OidRequest, s ndis.Status) { ran <- s }); s != ndis.StatusPending {
+			t.Fatal(s)
+		}
+	}
+	ndistest.Eventually(t, func() bool { return e.fake.PendingOIDs() == 1 }, "the first request at the miniport")
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close(e.ctx) }()
+	if s := <-ran; s != ndis.StatusClosing { // the queued one fails at once
+		t.Fatalf("queued request: %s", s)
+	}
+	select {
+	case <-b.Done():
+		t.Fatal("the close completed while a request's completion was still to run")
+	case <-time.After(20 * time.Millisecond):
+	}
+	e.fake.CompleteOID(ndis.StatusSuccess)
+	if s := <-ran; s != ndis.StatusSuccess {
+		t.Fatalf("request at the miniport: %s", s)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}

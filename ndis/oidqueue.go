@@ -201,6 +201,9 @@ func (b *Binding) queueOid(r *OidRequest, complete func(*OidRequest, Status)) (*
 		a.mu.Unlock()
 		return nil, s
 	}
+	if complete != nil {
+		b.oids.Add(1) // until its completion has run: Close waits for it
+	}
 	a.oidq = append(a.oidq, e)
 	a.mu.Unlock()
 	a.kick()
@@ -537,39 +540,67 @@ func (a *Adapter) wakeCallerLocked(e *oidEntry) {
 		a.oidDone.push(e)
 		if !a.oidDone.running {
 			a.oidDone.running = true
-			go a.deliverOidCompletions()
+			go a.deliverOidCompletions(a.oidDone.gen)
 		}
 	}
 }
 
 // oidCompletions are OidRequestAsync completions waiting for delivery, in
-// the order the requests completed.
+// the order the requests completed; guarded by the adapter lock.
 type oidCompletions struct {
 	q       []*oidEntry
-	running bool // a goroutine is delivering them
+	running bool      // a goroutine is delivering them
+	gen     uint64    // bumped when a stuck delivery is abandoned
+	cur     *oidEntry // the one being delivered
 }
 
 func (c *oidCompletions) push(e *oidEntry) { c.q = append(c.q, e) }
 
 // deliverOidCompletions runs OidRequestAsync completions, in order, with
-// no lock held, until none is left.
-func (a *Adapter) deliverOidCompletions() {
+// no lock held, until none is left or its delivery is abandoned.
+func (a *Adapter) deliverOidCompletions(gen uint64) {
 	for {
 		a.mu.Lock()
-		q := a.oidDone.q
-		a.oidDone.q = nil
-		if len(q) == 0 {
-			a.oidDone.running = false
+		c := &a.oidDone
+		if c.gen != gen {
 			a.mu.Unlock()
 			return
 		}
+		if len(c.q) == 0 {
+			c.running, c.cur = false, nil
+			a.mu.Unlock()
+			return
+		}
+		e := c.q[0]
+		c.q[0] = nil
+		c.q = c.q[1:]
+		c.cur = e
 		a.mu.Unlock()
-		for _, e := range q {
-			e.b.calls.Add(1)
-			e.complete(e.caller, e.status)
-			e.b.leave()
+		b := e.b
+		b.calls.Add(1)
+		e.complete(e.caller, e.status)
+		b.leave()
+		if b.oids.Add(-1) == 0 {
+			b.maybeDone()
 		}
 	}
+}
+
+// abandonOidCompletions gives up on a delivery stuck in binding b's
+// completion handler (the watchdog has torn b down): a new goroutine
+// delivers the other bindings' completions.
+func (a *Adapter) abandonOidCompletions(b *Binding) {
+	a.mu.Lock()
+	c := &a.oidDone
+	if !c.running || c.cur == nil || c.cur.b != b {
+		a.mu.Unlock()
+		return
+	}
+	c.gen++
+	c.cur = nil
+	gen := c.gen
+	a.mu.Unlock()
+	go a.deliverOidCompletions(gen)
 }
 
 // commitLocked records the effect of a successful set.

@@ -380,11 +380,9 @@ func (a *Adapter) startReset(cause ResetCause) bool {
 
 	// The work item is one wake-up, RESET_START and the call, nothing
 	// more: its events are queued after Reset has been called.
-	if a.statusIdle() {
-		a.deliverStatus(StatusResetStart, nil, bound)
-	} else {
-		// Behind indications the miniport made before: in their order.
-		a.queueStatus(statusItem{code: StatusResetStart, bound: bound})
+	// Behind indications the miniport made before, if any: in their order.
+	if it := (statusItem{code: StatusResetStart, bound: bound}); !a.deliverInline(it) {
+		a.queueStatus(it)
 	}
 
 	a.reset.entered.Store(true)
@@ -675,12 +673,9 @@ func (a *Adapter) endResetLocked() bool {
 	a.rs.endPending = true
 	a.mu.Unlock()
 	a.flushEvents()
-	payload := Ulong(uint32(status))
-	if a.statusIdle() {
-		a.deliverStatus(StatusResetEnd, payload, bound)
-		a.resetEndDelivered()
-	} else {
-		a.queueStatus(statusItem{code: StatusResetEnd, payload: payload, bound: bound, after: a.resetEndDelivered})
+	it := statusItem{code: StatusResetEnd, payload: Ulong(uint32(status)), bound: bound, endOfReset: true}
+	if !a.deliverInline(it) {
+		a.queueStatus(it)
 	}
 	if escalate != "" {
 		a.enqueueFailure()

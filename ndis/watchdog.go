@@ -236,6 +236,8 @@ func (b *Binding) watch(now time.Time, d time.Duration) {
 	a.violate(RuleHandlerTimeout, "a handler of protocol %q has run for at least %s; its binding is torn down; stack:\n%s",
 		b.protoName, now.Sub(w.since).Round(time.Millisecond), protocolStack(b.protocol))
 	b.tearDown()
+	a.abandonStatus(b) // if it is stuck in a Status handler, the others are told on
+	a.abandonOidCompletions(b)
 }
 
 // tearDown closes a binding whose protocol is stuck: it gets nothing more,

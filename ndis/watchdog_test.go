@@ -132,3 +132,36 @@ func TestWatchdogProtocolHandler(t *testing.T) {
 		t.Errorf("the adapter failed: %s", a.FailureReason())
 	}
 }
+
+// TestWatchdogStuckStatusHandler: a protocol stuck in its Status handler
+// holds up no other binding: once the watchdog tears it down, the others
+// hear what was queued behind it (here RESET_END), and the adapter can
+// reset again and be removed.
+func TestWatchdogStuckStatusHandler(t *testing.T) {
+	e := newEnv(t, ndis.WithHandlerTimeout(50*time.Millisecond))
+	a := e.adapter("eth0")
+	_, stuck := e.bind("eth0")
+	_, other := e.bind("eth0")
+	release := make(chan struct{})
+	defer close(release)
+	stuck.OnStatus = func(c ndis.Status, _ []byte) {
+		if c == ndis.StatusLinkState {
+			<-release // never, while the test runs
+		}
+	}
+	e.v.Expect(ndis.RuleHandlerTimeout)
+	a.IndicateStatus(ndis.StatusLinkState, ndis.LinkState{MediaConnectState: ndis.MediaConnectStateConnected}.Marshal())
+	stuck.WaitStatus(t, ndis.StatusLinkState, 1)
+	if err := e.rt.ResetAdapter("eth0"); err != nil { // its RESET_START and END queue behind the stuck one
+		t.Fatal(err)
+	}
+	e.v.Wait(t, ndis.RuleHandlerTimeout)
+	other.WaitStatus(t, ndis.StatusResetEnd, 1)
+	if err := e.rt.ResetAdapter("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	other.WaitStatus(t, ndis.StatusResetEnd, 2)
+	if err := e.rt.RemoveAdapter(e.ctx, "eth0"); err != nil {
+		t.Fatal(err)
+	}
+}
