@@ -337,12 +337,7 @@ func (m *miniport) abort(l *ndis.NetBufferList) {
 	if l == nil {
 		return
 	}
-	var n uint64
-	for x := l; x != nil; x = x.Next {
-		x.Status = ndis.StatusRequestAborted
-		n += uint64(len(x.Frames))
-	}
-	m.xmitError.Add(n)
+	m.xmitError.Add(kit.Abort(l))
 	m.a.SendNetBufferListsComplete(l)
 }
 

@@ -45,10 +45,6 @@ type miniport struct {
 	kmac   net.HardwareAddr
 	pool   *ndis.Pool
 
-	filter    atomic.Uint32
-	multicast atomic.Pointer[[]ndis.MacAddress]
-	lookahead atomic.Uint32
-
 	offload atomic.Uint32 // off… bits
 
 	xmitError, rcvError, rcvNoBuffer               atomic.Uint64
@@ -549,26 +545,17 @@ func (m *miniport) OidRequest(r *ndis.OidRequest) ndis.Status {
 	switch r.Type {
 	case ndis.RequestSet:
 		switch r.OID {
-		case ndis.OIDGenCurrentPacketFilter:
-			v, s := r.Ulong()
-			if s == ndis.StatusSuccess {
-				m.filter.Store(v) // the TAP passes everything; the runtime filters
-			}
+		// The TAP passes every frame and whole frames: the runtime filters
+		// per binding, so the filter, the list and the lookahead are only
+		// checked, not kept.
+		case ndis.OIDGenCurrentPacketFilter, ndis.OIDGenCurrentLookahead:
+			_, s := r.Ulong()
 			return s
 		case ndis.OID8023MulticastList:
-			list, s := r.MulticastList(MaxMulticastListSize)
-			if s == ndis.StatusSuccess {
-				m.multicast.Store(&list) // the TAP passes everything; the runtime filters
-			}
+			_, s := r.MulticastList(MaxMulticastListSize)
 			return s
 		case ndis.OIDTCPOffloadParameters:
 			return m.setOffloadParameters(r)
-		case ndis.OIDGenCurrentLookahead:
-			v, s := r.Ulong()
-			if s == ndis.StatusSuccess {
-				m.lookahead.Store(v)
-			}
-			return s
 		}
 	case ndis.RequestQuery:
 		switch r.OID {
