@@ -56,14 +56,18 @@ type Adapter struct {
 	oidDone    oidCompletions
 	status     statusQueue  // indications on their way to protocols; see indicate.go
 	wd         adapterWatch // see watchdog.go
-	cache      addressingCache
-	rs         resetLocked // see reset.go
-	watch      sendWatch   // see hang.go
-	hangTimer  Timer
-	tickDue    bool
-	events     []Event // emitted by the work goroutine after unlocking
-	eventSpare []Event // the other event buffer, while events fills
-	exiting    bool
+	// handlerOnWork: the work goroutine is running protocol handlers
+	// (RESET_START, RESET_END, UnbindAdapter), so a blocking OidRequest may
+	// come from it and must be served inline (serveInline).
+	handlerOnWork atomic.Bool
+	cache         addressingCache
+	rs            resetLocked // see reset.go
+	watch         sendWatch   // see hang.go
+	hangTimer     Timer
+	tickDue       bool
+	events        []Event // emitted by the work goroutine after unlocking
+	eventSpare    []Event // the other event buffer, while events fills
+	exiting       bool
 	// Completion bookkeeping for the miniport's asynchronous answers.
 	pauseOutstanding   bool
 	pauseDone          bool
@@ -574,9 +578,11 @@ func (a *Adapter) removeLocked(op *lifeOp) bool {
 		bs := append([]*Binding(nil), a.bindings...)
 		op.phase = 2
 		a.mu.Unlock()
+		a.handlerOnWork.Store(true)
 		for _, b := range bs {
 			b.unbind()
 		}
+		a.handlerOnWork.Store(false)
 		return true
 	case 2:
 		if a.resetActiveLocked() || a.oidActive != nil {

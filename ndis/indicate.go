@@ -92,7 +92,10 @@ func (a *Adapter) deliverInline(it statusItem) bool {
 	if !ok {
 		return false
 	}
-	if a.deliverItem(it, gen) && it.endOfReset {
+	a.handlerOnWork.Store(true)
+	delivered := a.deliverItem(it, gen)
+	a.handlerOnWork.Store(false)
+	if delivered && it.endOfReset {
 		a.resetEndDelivered()
 	}
 	a.releaseStatus(gen)

@@ -98,7 +98,7 @@ func (b *Binding) OidRequest(ctx context.Context, r *OidRequest) Status {
 	if e == nil {
 		return s
 	}
-	if a := b.adapter; calledFromRuntime() && a.onWorkGoroutine() {
+	if a := b.adapter; a.handlerOnWork.Load() && a.onWorkGoroutine() {
 		return a.serveInline(ctx, e)
 	}
 	select {
