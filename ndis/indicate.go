@@ -8,10 +8,10 @@ import "sync"
 // a miniport's goroutine: a handler that waits (a blocking OidRequest, say)
 // holds up neither MiniportRestart, MiniportPause, MiniportOidRequest,
 // MiniportResetEx nor the miniport's interrupt goroutine, and the work
-// goroutine is free to serve the request it waits for. RESET_END goes the
-// same way, after whatever the miniport indicated during its reset.
-// RESET_START is delivered by the work goroutine itself, before Reset is
-// called, when nothing is queued ahead of it (docs/RESET.md).
+// goroutine is free to serve the request it waits for. RESET_START and
+// RESET_END are delivered by the work goroutine itself when nothing is
+// queued ahead of them, and go through the FIFO behind what is queued
+// otherwise (docs/RESET.md).
 
 // statusItem is one indication waiting for delivery.
 type statusItem struct {
@@ -161,8 +161,9 @@ func (a *Adapter) deliverItem(it statusItem, gen uint64) bool {
 
 // abandonStatus gives up on a delivery stuck in binding b's Status handler
 // (the watchdog has torn b down): a new goroutine delivers the rest of the
-// item to the bindings after b, ends the reset if it was RESET_END, and drains the queue. The
-// stuck goroutine, if it ever returns, delivers nothing more.
+// item to the bindings after b, ends the reset if it was RESET_END, and
+// drains the queue. The stuck goroutine, if it ever returns, delivers
+// nothing more.
 func (a *Adapter) abandonStatus(b *Binding) {
 	s := &a.status
 	s.mu.Lock()
